@@ -1,0 +1,43 @@
+# Video Factory. `make demo` makes a video; `make test` runs the whole suite. Both set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+RUN    := $(VENV)/.installed-run
+DEV    := $(VENV)/.installed-dev
+
+.PHONY: demo test up lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(RUN) $@
+
+demo: $(RUN)
+	$(BIN)/vfo make "Why octopuses have three hearts" --brief-file samples/octopus.md --out output
+
+test: $(DEV)
+	$(BIN)/pytest
+
+up: $(RUN)
+	$(BIN)/vfo up
+
+lint: $(DEV)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: $(DEV)
+	$(BIN)/python -m benchmarks.pipeline
+	$(BIN)/python -m benchmarks.render
+	$(BIN)/python -m benchmarks.board_latency
+
+clean:
+	rm -rf $(VENV) var output .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,95 @@
+"""Render benchmark: 10 stills + ~300 s of narration at 1080p30, through the production renderer.
+
+Prints wall seconds, realtime factor and peak RSS (this process + FFmpeg), and writes
+benchmarks/results/render.json. Usage: python -m benchmarks.render [--seconds 300] [--name render]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter
+
+from benchmarks.common import PeakMemory, machine, save
+from services.render.ffmpeg import FFmpeg, ffmpeg_binary
+from services.render.paint import Painter
+from services.render.renderer import Renderer, RenderInputs
+from services.tts.espeak import EspeakEngine
+from services.tts.narrate import narrate
+from shared.config import VideoPreset, VoicePreset
+from shared.script import Script, Section
+
+
+def photo_like(index: int, size: tuple[int, int] = (1920, 1080)) -> Image.Image:
+    """A noisy still that compresses like a photo: gradient, 40 shapes, grain."""
+    rng = random.Random(index)
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(40):
+        x, y = rng.randrange(size[0]), rng.randrange(size[1])
+        r = rng.randrange(30, 220)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(rng.randrange(256) for _ in range(3)))
+    grain = Image.effect_noise(size, 40).convert("RGB")
+    return Image.blend(image.filter(ImageFilter.GaussianBlur(2)), grain, 0.12)
+
+
+def script_for(seconds: float) -> Script:
+    sentences = [
+        f"Scene {n} shows how a small idea grows, step by step, into a story worth telling to everyone."
+        for n in range(1, int(seconds / 5.4) + 1)
+    ]
+    paragraphs = tuple(" ".join(sentences[i : i + 6]) for i in range(0, len(sentences), 6))
+    return Script(
+        title="Benchmark: ten stills",
+        language="en-US",
+        generator="benchmark",
+        sections=(Section(heading="All", paragraphs=paragraphs),),
+    )
+
+
+async def main(seconds: float, name: str) -> None:
+    ffmpeg = ffmpeg_binary()
+    with tempfile.TemporaryDirectory(prefix="vfo-bench-") as tmp:
+        work = Path(tmp)
+
+        async def quiet(_: float, __: str) -> None:
+            return None
+
+        voice = VoicePreset(slug="en-US", voice="en-us")
+        cues = await narrate(script_for(seconds), voice, EspeakEngine(), work / "narration.wav", quiet)
+        backgrounds = [photo_like(n) for n in range(10)]
+        preset = VideoPreset(slug="landscape-1080p30")
+        renderer = Renderer(FFmpeg(ffmpeg), Painter(preset.width, preset.height))
+        inputs = RenderInputs("Benchmark: ten stills", cues, work / "narration.wav", backgrounds, preset)
+        (work / "out").mkdir()
+        with PeakMemory() as memory:
+            began = time.perf_counter()
+            out = await renderer.render(inputs, work / "out", quiet)
+            wall = time.perf_counter() - began
+        result = {
+            "what": "10 stills + narration -> 1080p30 H.264/AAC MP4, burned captions, production renderer",
+            "narration_s": round(cues.duration, 2),
+            "video_s": round(out.seconds, 2),
+            "wall_s": round(wall, 2),
+            "realtime_factor": round(out.seconds / wall, 2),
+            "peak_rss_mb": memory.peak_mb,
+            "distinct_stills": out.stills,
+            "output_mb": round(out.video.stat().st_size / 2**20, 1),
+            "machine": machine(ffmpeg),
+        }
+    for key, value in result.items():
+        print(f"{key:>16}: {value}")
+    print("saved", save(name, result))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--name", default="render")
+    args = parser.parse_args()
+    asyncio.run(main(args.seconds, args.name))

@@ -1,0 +1,1 @@
+"""The Video Factory services. Each imports `shared`, never another service."""

@@ -1,0 +1,143 @@
+"""The board as a whole: `GET /api/v1/board`, its live stream, the global Auto video switch, templates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, get_args
+
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import Path as PathParam
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.board import inputs, queries
+from services.board.boardconfig import Template
+from services.board.context import BoardContext, Ctx
+from services.board.schemas import AutoVideo, BoardOut, ErrorOut, JobFields
+from shared.config import LANGUAGES
+from shared.options import DurationPreset, StoryType, VisualMode
+
+router = APIRouter(prefix="/api/v1", tags=["board"])
+
+
+async def _board(ctx: BoardContext) -> BoardOut:
+    return await queries.board(ctx.engine, await ctx.board_config.auto_video(), ctx.hub.position)
+
+
+@router.get("/board")
+async def get_board(ctx: Ctx) -> BoardOut:
+    """Every job, by column (the seed's getJobsBoard), and the global Auto video switch."""
+    return await _board(ctx)
+
+
+@router.get("/board/stream", response_class=EventSourceResponse)
+async def board_stream(
+    request: Request,
+    ctx: Ctx,
+    last_event_id: Annotated[str | None, Header()] = None,
+    since: Annotated[int | None, Query(ge=0)] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Server-sent events: `board` (everything) on connect, then `card` for every change.
+
+    A browser that reconnects sends `Last-Event-ID`; it gets only the cards that changed since.
+    """
+    queue = ctx.hub.subscribe()
+    try:
+        resume = (
+            since if since is not None else (int(last_event_id) if (last_event_id or "").isdigit() else None)
+        )
+        if resume is None or resume > ctx.hub.position:
+            board = await _board(ctx)
+            yield ServerSentEvent(event="board", data=board.model_dump(mode="json"), id=str(board.position))
+        else:
+            position = ctx.hub.position
+            for card in await queries.cards(ctx.engine, await queries.changed_since(ctx.engine, resume)):
+                yield ServerSentEvent(event="card", data=card.model_dump(mode="json"), id=str(position))
+        while not await request.is_disconnected():
+            try:
+                first = await asyncio.wait_for(queue.get(), timeout=5.0)
+            except TimeoutError:
+                continue
+            changed, last = {first.job_id}, first.seq
+            await asyncio.sleep(0.01)  # let a burst land, then send each card once
+            while not queue.empty():
+                applied = queue.get_nowait()
+                changed.add(applied.job_id)
+                last = max(last, applied.seq)
+            for card in await queries.cards(ctx.engine, changed):
+                yield ServerSentEvent(event="card", data=card.model_dump(mode="json"), id=str(last))
+    finally:
+        ctx.hub.unsubscribe(queue)
+
+
+class FormOptions(BaseModel):
+    """What the New-video form offers, so the page hard-codes none of it."""
+
+    languages: list[str]
+    story_types: list[str]
+    duration_presets: list[str]
+    visual_modes: list[str]
+    voice_presets: list[str]
+    templates: list[Template]
+    auto_video: bool
+
+
+@router.get("/options")
+async def form_options(ctx: Ctx) -> FormOptions:
+    return FormOptions(
+        languages=list(LANGUAGES),
+        story_types=list(get_args(StoryType)),
+        duration_presets=list(get_args(DurationPreset)),
+        visual_modes=list(get_args(VisualMode)),
+        voice_presets=await ctx.config.names("preset.voice"),
+        templates=await ctx.board_config.templates(),
+        auto_video=await ctx.board_config.auto_video(),
+    )
+
+
+@router.get("/settings/auto-video")
+async def get_auto_video(ctx: Ctx) -> AutoVideo:
+    return AutoVideo(enabled=await ctx.board_config.auto_video())
+
+
+@router.put("/settings/auto-video")
+async def put_auto_video(body: AutoVideo, ctx: Ctx) -> AutoVideo:
+    """The board's default for new jobs: ON advances after each step, OFF pauses at each *_DONE."""
+    await ctx.board_config.set_auto_video(body.enabled)
+    return body
+
+
+class TemplateIn(JobFields):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    recipe: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = None
+
+
+class TemplateList(BaseModel):
+    items: list[Template]
+
+
+@router.get("/templates")
+async def list_templates(ctx: Ctx) -> TemplateList:
+    return TemplateList(items=await ctx.board_config.templates())
+
+
+@router.put("/templates/{slug}", responses={422: {"model": ErrorOut}})
+async def save_template(
+    slug: Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")], body: TemplateIn, ctx: Ctx
+) -> Template:
+    """Save the form's choices (not title, brief or images) under a name, to create jobs from."""
+    template = inputs.template_from(slug, body.name, body)
+    await ctx.config.resolve(
+        template.recipe, template.language, template.voice_preset
+    )  # refuse what cannot run
+    await ctx.board_config.save_template(template)
+    return template
+
+
+@router.delete(
+    "/templates/{slug}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"model": ErrorOut}}
+)
+async def delete_template(slug: str, ctx: Ctx) -> None:
+    await ctx.board_config.delete_template(slug)

@@ -1,0 +1,196 @@
+"""`/api/v1/jobs`: create (one, or a batch), list, read, edit, drive and follow jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, UploadFile, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from services.board import batch, inputs, queries
+from services.board.context import BoardContext, Ctx
+from services.board.schemas import (
+    AutoVideo,
+    BatchOut,
+    ErrorOut,
+    JobCreate,
+    JobDetail,
+    JobList,
+    JobOut,
+    JobUpdate,
+    MoveRequest,
+    ResumeRequest,
+)
+from shared import commands as cmd
+from shared import telemetry
+from shared.errors import InvalidInput, TransitionRefused
+from shared.jobstate import Column, JobState, JobStateName
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+REFUSALS = {409: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+BATCH_MAX_BYTES = 5 * 2**20
+FINAL = ("DONE", "FAILED", "CANCELLED")
+
+
+async def _settled(ctx: BoardContext, state: JobState) -> JobOut:
+    """Wait (briefly) until the projection shows this write, so a following GET sees it."""
+    stream = await ctx.store.load(state.job_id)
+    await ctx.hub.wait_for(stream.last_seq, timeout=2.0)
+    return queries.job_from_state(stream.state)
+
+
+async def _create(ctx: BoardContext, body: JobCreate, create: cmd.CreateJob) -> JobState:
+    job_id = str(uuid.uuid4())
+    with telemetry.span("create job", ctx.store.bus.service, job_id=job_id):
+        state, _ = await ctx.store.execute(job_id, create)
+        if body.start:
+            state, _ = await ctx.store.execute(
+                job_id, cmd.MoveToColumn(column=body.start, actor=create.actor)
+            )
+    return state
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=REFUSALS | {503: {"model": ErrorOut}})
+async def create_job(body: JobCreate, ctx: Ctx) -> JobOut:
+    """Create a job (DRAFT -> READY). With `start`, run it until that column right away."""
+    state = await _create(ctx, body, await inputs.create_command(ctx, body, "api"))
+    return await _settled(ctx, state)
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_201_CREATED,
+    responses=REFUSALS | {413: {"model": ErrorOut}},
+    max_body_size=BATCH_MAX_BYTES + 64 * 1024,
+)
+async def import_batch(
+    file: UploadFile, ctx: Ctx, start: Annotated[Column | None, Query()] = None
+) -> BatchOut:
+    """Create many jobs from a JSONL or CSV file (title, brief, language, ... per row).
+
+    Every row is checked first; if any is wrong, nothing is created and each error names its row.
+    """
+    raw = await file.read(BATCH_MAX_BYTES + 1)
+    if len(raw) > BATCH_MAX_BYTES:
+        raise InvalidInput("file", f"is larger than {BATCH_MAX_BYTES // 2**20} MB; split it")
+    bodies, errors = batch.validate(batch.parse(raw, file.filename or ""), start)
+    commands = []
+    for number, body in bodies:
+        try:
+            commands.append((body, await inputs.create_command(ctx, body, "batch")))
+        except InvalidInput as err:
+            errors.append({"field": f"row {number}: {err.field}", "message": err.message})
+    if errors:
+        raise InvalidInput.of(errors, f"{len(errors)} problem(s); nothing was imported")
+    ids = [(await _create(ctx, body, create)).job_id for body, create in commands]
+    await ctx.hub.wait_for((await ctx.store.load(ids[-1])).last_seq, timeout=2.0)
+    return BatchOut(count=len(ids), created=ids)
+
+
+@router.post("/retry-failed")
+async def retry_failed(ctx: Ctx) -> BatchOut:
+    """Retry every failed job from its failed step."""
+    failed = await queries.list_jobs(ctx.engine, "FAILED", 500, 0)
+    retried = []
+    for job in failed.items:
+        with contextlib.suppress(TransitionRefused):  # it moved on since the list was read
+            state, _ = await ctx.store.execute(job.id, cmd.Resume(actor="api"), join_job_trace=True)
+            retried.append(job.id)
+            await _settled(ctx, state)
+    return BatchOut(count=len(retried), created=retried)
+
+
+@router.get("")
+async def list_jobs(
+    ctx: Ctx,
+    state: JobStateName | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobList:
+    return await queries.list_jobs(ctx.engine, state.value if state else None, limit, offset)
+
+
+@router.get("/{job_id}", responses=REFUSALS)
+async def get_job(job_id: uuid.UUID, ctx: Ctx) -> JobDetail:
+    return await queries.get_job(ctx.engine, str(job_id))
+
+
+@router.patch("/{job_id}", responses=REFUSALS)
+async def edit_job(job_id: uuid.UUID, body: JobUpdate, ctx: Ctx) -> JobOut:
+    """Change a job that has not started (DRAFT or READY); 409 once it has."""
+    await queries.get_job(ctx.engine, str(job_id))
+    job = (await ctx.store.load(str(job_id))).state
+    command = await inputs.configure_command(ctx, job, body, "api")
+    state, _ = await ctx.store.execute(str(job_id), command, join_job_trace=True)
+    return await _settled(ctx, state)
+
+
+async def _command(ctx: BoardContext, job_id: uuid.UUID, command: cmd.Command) -> JobOut:
+    await queries.get_job(ctx.engine, str(job_id))  # 404 for unknown ids before anything is decided
+    state, _ = await ctx.store.execute(str(job_id), command, join_job_trace=True)
+    return await _settled(ctx, state)
+
+
+@router.put("/{job_id}/auto-video", responses=REFUSALS)
+async def set_job_auto_video(job_id: uuid.UUID, body: AutoVideo, ctx: Ctx) -> JobOut:
+    """Auto video for this job; switching it on moves a paused job along."""
+    return await _command(ctx, job_id, cmd.SetAutoVideo(enabled=body.enabled, actor="api"))
+
+
+@router.post("/{job_id}/move", responses=REFUSALS)
+async def move_job(job_id: uuid.UUID, body: MoveRequest, ctx: Ctx) -> JobOut:
+    """Drag a card: run the job until the column's step (refused with 409 when not allowed)."""
+    return await _command(ctx, job_id, cmd.MoveToColumn(column=body.column, actor="api"))
+
+
+@router.post("/{job_id}/cancel", responses=REFUSALS)
+async def cancel_job(job_id: uuid.UUID, ctx: Ctx) -> JobOut:
+    """Stop the running step (a render in progress is killed within a second or two)."""
+    return await _command(ctx, job_id, cmd.Cancel(actor="api"))
+
+
+@router.post("/{job_id}/resume", responses=REFUSALS)
+async def resume_job(job_id: uuid.UUID, ctx: Ctx) -> JobOut:
+    return await _command(ctx, job_id, cmd.Resume(actor="api"))
+
+
+@router.post("/{job_id}/retry", responses=REFUSALS)
+async def retry_job(job_id: uuid.UUID, ctx: Ctx, body: ResumeRequest | None = None) -> JobOut:
+    """Retry from the failed step; `instruction` is handed to a retried script step."""
+    return await _command(
+        ctx, job_id, cmd.Resume(instruction=body.instruction if body else None, actor="api")
+    )
+
+
+@router.get("/{job_id}/stream", response_class=EventSourceResponse, responses=REFUSALS)
+async def follow_job(
+    job_id: uuid.UUID,
+    request: Request,
+    ctx: Ctx,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Server-sent events: the job as it is now, then again after every change."""
+    key = str(job_id)
+    queue = ctx.hub.subscribe()
+    try:
+        job = await queries.get_job(ctx.engine, key)
+        last_sent = job.events[-1].seq if job.events else 0
+        if last_event_id != str(last_sent):
+            yield ServerSentEvent(event="job", data=job.model_dump(mode="json"), id=str(last_sent))
+        while job.state not in FINAL and not await request.is_disconnected():
+            try:
+                applied = await asyncio.wait_for(queue.get(), timeout=5.0)
+            except TimeoutError:
+                continue
+            if applied.job_id != key:
+                continue
+            while not queue.empty():  # coalesce a burst of progress into one update
+                queue.get_nowait()
+            job = await queries.get_job(ctx.engine, key)
+            yield ServerSentEvent(event="job", data=job.model_dump(mode="json"), id=str(job.events[-1].seq))
+    finally:
+        ctx.hub.unsubscribe(queue)

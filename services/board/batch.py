@@ -1,0 +1,62 @@
+"""Batch import: JSONL or CSV rows of the New-video form, all checked before anything is created."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.board.schemas import JobCreate
+from shared.errors import InvalidInput
+from shared.httpapi import describe
+from shared.jobstate import Column
+
+MAX_ROWS = 500
+
+
+def parse(raw: bytes, filename: str) -> list[dict[str, Any]]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InvalidInput("file", "is not UTF-8 text; save it as UTF-8 JSONL or CSV") from err
+    stripped = text.lstrip()
+    if filename.endswith(".jsonl") or stripped.startswith("{"):
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InvalidInput("file", f"line {number} is not JSON: {err.msg}") from err
+            if not isinstance(row, dict):
+                raise InvalidInput("file", f"line {number} is not a JSON object")
+            rows.append(row)
+    else:
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames or "title" not in reader.fieldnames:
+            raise InvalidInput("file", "a CSV needs a header row with at least title and brief")
+        rows = [{k: v for k, v in row.items() if k and v not in (None, "")} for row in reader]
+    if not rows:
+        raise InvalidInput("file", "has no rows")
+    if len(rows) > MAX_ROWS:
+        raise InvalidInput("file", f"has {len(rows)} rows; at most {MAX_ROWS} per import")
+    return rows
+
+
+def validate(
+    rows: list[dict[str, Any]], start: Column | None
+) -> tuple[list[tuple[int, JobCreate]], list[dict[str, str]]]:
+    bodies, errors = [], []
+    for number, row in enumerate(rows, start=1):
+        try:
+            bodies.append((number, JobCreate.model_validate(row | ({"start": start} if start else {}))))
+        except ValidationError as err:
+            errors += [
+                {"field": f"row {number}: {e['field']}", "message": e["message"]}
+                for e in describe(err.errors())
+            ]
+    return bodies, errors

@@ -1,0 +1,211 @@
+"""HTTP request and response bodies of the board API (`/api/v1`)."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from shared.config import LANGUAGES
+from shared.httpapi import ErrorOut as ErrorOut  # re-exported for the routes
+from shared.jobstate import Column
+from shared.options import DurationPreset, StoryType, VisualMode
+
+TITLE_MAX = 200
+BRIEF_MAX = 20_000
+
+
+def _control_characters(value: str, allowed: str = "") -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in allowed for ch in value)
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+Brief = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=BRIEF_MAX)]
+UploadId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+
+
+def _check_title(value: str | None) -> str | None:
+    if value is not None and _control_characters(value):
+        raise ValueError(
+            "must be a single line without control characters (newlines, tabs); put details in the brief"
+        )
+    return value
+
+
+def _check_brief(value: str | None) -> str | None:
+    if value is not None and _control_characters(value, allowed="\n\t"):
+        raise ValueError("contains control characters; only text, newlines and tabs are allowed")
+    return value
+
+
+def _check_language(value: str | None) -> str | None:
+    if value is not None and value not in LANGUAGES:
+        raise ValueError(f"unknown language {value!r}; use one of {', '.join(LANGUAGES)}")
+    return value
+
+
+class JobFields(BaseModel):
+    """The New-video form's fields besides title and brief; unset ones come from the template or defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str | None = Field(default=None, description=f"one of {', '.join(LANGUAGES)}")
+    story_type: StoryType | None = None
+    duration_preset: DurationPreset | None = None
+    voice_preset: Slug | None = Field(default=None, description="a voice preset; defaults to the language's")
+    visual_mode: VisualMode | None = None
+    images_count: Annotated[int, Field(ge=1, le=10)] | None = None
+    images: list[UploadId] | None = Field(
+        default=None, max_length=10, description="ids from POST /api/v1/uploads"
+    )
+    auto_video: bool | None = Field(default=None, description="defaults to the board's global switch")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str | None) -> str | None:
+        return _check_language(value)
+
+    # title and brief are declared by the subclasses (required on create, optional on update)
+    @field_validator("title", check_fields=False)
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _check_title(value)
+
+    @field_validator("brief", check_fields=False)
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return _check_brief(value)
+
+
+class JobCreate(JobFields):
+    """A new video: title and brief are data, shown and spoken literally, never interpreted."""
+
+    title: Title
+    brief: Brief
+    recipe: Slug | None = None
+    template: Slug | None = Field(default=None, description="start from a saved template")
+    start: Column | None = Field(default=None, description="run the job right away until this column")
+
+
+class JobUpdate(JobFields):
+    """Edit a job that has not started (DRAFT or READY); only the fields given change."""
+
+    title: Title | None = None
+    brief: Brief | None = None
+
+
+class AutoVideo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+
+
+class MoveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    column: Column
+
+
+class ResumeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    instruction: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
+
+
+class StepOut(BaseModel):
+    step: str
+    status: str
+    attempt: int
+    percent: float
+    worker: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    error: str | None
+
+
+class ArtifactOut(BaseModel):
+    name: str
+    step: str
+    kind: str
+    mime_type: str
+    size_bytes: int
+    sha256: str
+    version: int
+    metadata: dict[str, Any]
+    url: str
+
+
+class EventOut(BaseModel):
+    seq: int
+    event_id: str
+    type: str
+    step: str | None
+    occurred_at: datetime
+    actor: str
+    payload: dict[str, Any]
+
+
+class _JobSummary(BaseModel):
+    id: str
+    title: str
+    language: str
+    story_type: str
+    state: str
+    column: str
+    progress: float
+    current_step: str | None
+    auto_video: bool
+    retry_count: int
+    failed_step: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobOut(_JobSummary):
+    brief: str
+    completed_at: datetime | None
+
+
+class JobDetail(JobOut):
+    options: dict[str, Any]
+    target: str | None
+    images: list[str]
+    eta_s: float | None
+    steps: list[StepOut]
+    artifacts: list[ArtifactOut]
+    events: list[EventOut]
+    config: dict[str, Any]
+
+
+class CardOut(_JobSummary):
+    """A job as the board shows it."""
+
+    eta_s: float | None
+
+
+class BoardOut(BaseModel):
+    columns: dict[str, list[CardOut]]
+    auto_video: bool
+    position: int
+
+
+class BatchOut(BaseModel):
+    count: int
+    created: list[str]
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class UploadOut(BaseModel):
+    id: str
+    filename: str
+    width: int
+    height: int
+    size_bytes: int

@@ -1,0 +1,110 @@
+// Video Factory board: wires the board, drawer and form to the API and the live event stream.
+import { api, el } from "./api.js";
+import { Board } from "./board.js";
+import { Drawer } from "./drawer.js";
+import { lang, setLang, t, translatePage } from "./i18n.js";
+import { NewVideo } from "./modal.js";
+
+const STATES = ["DRAFT", "READY", "SCRIPTING", "SCRIPT_DONE", "TTS_RUNNING", "TTS_DONE", "RENDER_READY",
+  "RENDER_RUNNING", "DONE", "FAILED", "CANCELLED"];
+let options = { languages: [], story_types: [], duration_presets: [], visual_modes: [], voice_presets: [], templates: [], auto_video: true };
+
+const $ = (selector) => document.querySelector(selector);
+
+function announce(text) {
+  const node = $("#announcer");
+  node.textContent = "";
+  requestAnimationFrame(() => { node.textContent = text; });
+}
+
+function toast(text, kind = "info") {
+  const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+  $("#toasts").append(node);
+  setTimeout(() => node.remove(), kind === "error" ? 7000 : 3500);
+}
+
+async function reloadOptions() {
+  options = await api("/api/v1/options");
+}
+
+function fillFilters() {
+  const fill = (select, all, values, label) => {
+    const current = select.value;
+    select.replaceChildren(el("option", { value: "" }, t(all)), ...values.map((v) => el("option", { value: v }, label(v))));
+    select.value = current;
+  };
+  fill($("#filter-state"), "allStates", STATES, (v) => t(v));
+  fill($("#filter-language"), "allLanguages", options.languages, (v) => v);
+  fill($("#filter-story"), "allStories", options.story_types, (v) => t(v));
+}
+
+function applyLanguage(code, board) {
+  setLang(code);
+  translatePage();
+  fillFilters();
+  for (const button of document.querySelectorAll("[data-ui-lang]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.uiLang === lang()));
+  }
+  board.relabel();
+}
+
+function connect(board, drawer) {
+  const source = new EventSource("/api/v1/board/stream");
+  source.addEventListener("board", (event) => {
+    const data = JSON.parse(event.data);
+    board.replaceAll(Object.values(data.columns).flat());
+    $("#auto-video-global").checked = data.auto_video;
+  });
+  source.addEventListener("card", (event) => {
+    const card = JSON.parse(event.data);
+    board.upsert(card);
+    drawer.onCard(card);
+  });
+  source.addEventListener("open", () => { $("#connection").textContent = t("connected"); $("#connection").className = "connection live"; });
+  source.addEventListener("error", () => { $("#connection").textContent = t("reconnecting"); $("#connection").className = "connection"; });
+  return source;
+}
+
+async function main() {
+  setLang(lang());
+  translatePage();
+  await reloadOptions();
+  const drawer = new Drawer($("#drawer"), { toast, options: () => options });
+  const board = new Board($("#board"), { onOpen: (id) => drawer.open(id), announce, toast });
+  const form = new NewVideo($("#new-dialog"), { options: () => options, reloadOptions, toast });
+  window.vfo = { board, drawer }; // for tests and the latency benchmark
+
+  fillFilters();
+  applyLanguage(lang(), board);
+  $("#filter-text").addEventListener("input", (e) => { board.filters.text = e.target.value; board.applyFilters(); });
+  $("#filter-state").addEventListener("change", (e) => { board.filters.state = e.target.value; board.applyFilters(); });
+  $("#filter-language").addEventListener("change", (e) => { board.filters.language = e.target.value; board.applyFilters(); });
+  $("#filter-story").addEventListener("change", (e) => { board.filters.story = e.target.value; board.applyFilters(); });
+  for (const button of document.querySelectorAll("[data-ui-lang]")) {
+    button.addEventListener("click", () => applyLanguage(button.dataset.uiLang, board));
+  }
+  $("#new-video").addEventListener("click", async () => { await reloadOptions(); form.open(); });
+  $("#auto-video-global").addEventListener("change", async (e) => {
+    await api("/api/v1/settings/auto-video", { method: "PUT", json: { enabled: e.target.checked } });
+    options.auto_video = e.target.checked;
+  });
+  $("#retry-failed").addEventListener("click", async () => {
+    const result = await api("/api/v1/jobs/retry-failed", { method: "POST" });
+    toast(t("retriedN", { n: result.count }));
+  });
+  $("#import-file").addEventListener("change", async (e) => {
+    const form = new FormData();
+    form.append("file", e.target.files[0]);
+    e.target.value = "";
+    try {
+      const result = await api("/api/v1/jobs/batch", { method: "POST", form });
+      toast(t("imported", { n: result.count }));
+    } catch (error) {
+      const rows = (error.errors || []).slice(0, 6).map((p) => `${p.field}: ${p.message}`).join("\n");
+      toast(`${error.message}${rows ? "\n" + rows : ""}`, "error");
+    }
+  });
+  connect(board, drawer);
+}
+
+main();

@@ -1,0 +1,291 @@
+// The job drawer: video, actions and six tabs (Info, Outline, Images, Script, Audio, Logs).
+// Everything shown comes from the API; job text is always set as text, never as HTML.
+import { api, ApiError, artifactJson, el } from "./api.js";
+import { bytes, duration, t, when } from "./i18n.js";
+
+const RUNNING = ["SCRIPTING", "TTS_RUNNING", "RENDER_RUNNING"];
+const EDITABLE = ["DRAFT", "READY"];
+
+export class Drawer {
+  constructor(root, { toast, options }) {
+    this.root = root;
+    this.toast = toast;
+    this.options = options;
+    this.job = null;
+    this.tab = "info";
+    this.cache = new Map();
+    this.pending = null;
+    root.querySelector("#d-close").addEventListener("click", () => this.close());
+    for (const button of root.querySelectorAll("[data-tab]")) {
+      button.addEventListener("click", () => { this.tab = button.dataset.tab; this.renderPanel(); });
+    }
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !this.root.hidden) this.close(); });
+  }
+
+  async open(id) {
+    this.job = await api(`/api/v1/jobs/${id}`);
+    this.root.hidden = false;
+    this.render();
+  }
+
+  close() {
+    this.root.hidden = true;
+    this.job = null;
+  }
+
+  onCard(card) {
+    if (!this.job || card.id !== this.job.id || this.pending) return;
+    this.pending = setTimeout(async () => {
+      this.pending = null;
+      if (!this.job || this.job.id !== card.id) return;
+      const before = this.job;
+      this.job = await api(`/api/v1/jobs/${card.id}`);
+      // keep what the person is doing: re-render only what changed
+      if (before.state !== this.job.state || before.artifacts.length !== this.job.artifacts.length) this.render();
+      else { this.renderMeta(); if (this.tab === "logs") this.renderPanel(); }
+    }, 250);
+  }
+
+  render() {
+    this.renderMeta();
+    this.renderVideo();
+    this.renderActions();
+    this.renderPanel();
+  }
+
+  renderMeta() {
+    const job = this.job;
+    this.root.querySelector("#d-title").textContent = job.title;
+    const meta = this.root.querySelector("#d-meta");
+    meta.replaceChildren(
+      el("span", { class: `badge ${["FAILED", "CANCELLED"].includes(job.state) ? "alert" : RUNNING.includes(job.state) ? "live" : ""}` }, t(job.state)),
+      ` ${job.language} · ${t(job.story_type)} · ${Math.round(job.progress)}%`,
+      job.eta_s != null ? ` · ${t("eta", { time: duration(job.eta_s) })}` : "",
+    );
+  }
+
+  artifact(name) {
+    return this.job.artifacts.find((a) => a.name === name);
+  }
+
+  renderVideo() {
+    const box = this.root.querySelector("#d-video");
+    const video = this.artifact("video.mp4");
+    if (!video) { box.replaceChildren(); return; }
+    const links = ["video.mp4", "thumbnail.jpg", "subtitles.srt", "subtitles.vtt"]
+      .map((name) => this.artifact(name))
+      .filter(Boolean)
+      .map((a) => el("a", { href: a.url, download: a.name, class: "button ghost" }, `${t("download")} ${a.name}`));
+    const thumb = this.artifact("thumbnail.jpg");
+    box.replaceChildren(
+      el("video", { controls: true, preload: "metadata", src: video.url, poster: thumb ? thumb.url : null, class: "player" }),
+      el("div", { class: "downloads" }, links),
+    );
+  }
+
+  renderActions() {
+    const job = this.job;
+    const box = this.root.querySelector("#d-actions");
+    const buttons = [];
+    if (RUNNING.includes(job.state)) {
+      buttons.push(el("button", { class: "danger", id: "d-cancel", onclick: () => this.act("cancel") }, t("cancel")));
+    }
+    if (job.state === "CANCELLED") {
+      buttons.push(el("button", { class: "primary", id: "d-resume", onclick: () => this.act("resume") }, t("resume")));
+    }
+    if (job.state === "FAILED") {
+      const instruction = el("textarea", { id: "d-instruction", rows: 2, maxlength: 4000, placeholder: t("retryInstruction") });
+      buttons.push(instruction, el("button", {
+        class: "primary", id: "d-retry",
+        onclick: () => this.act("retry", instruction.value.trim() ? { instruction: instruction.value.trim() } : {}),
+      }, t("retry")));
+    }
+    if (job.state !== "DONE") {
+      const toggle = el("input", { type: "checkbox", id: "d-auto", checked: job.auto_video });
+      toggle.addEventListener("change", () => this.setAuto(toggle.checked));
+      buttons.push(el("label", { class: "switch" }, toggle, " ", t("autoVideo")));
+    }
+    box.replaceChildren(...buttons);
+  }
+
+  async act(action, body) {
+    try {
+      await api(`/api/v1/jobs/${this.job.id}/${action}`, { method: "POST", json: body });
+      await this.open(this.job.id);
+    } catch (error) {
+      if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+    }
+  }
+
+  async setAuto(enabled) {
+    try {
+      await api(`/api/v1/jobs/${this.job.id}/auto-video`, { method: "PUT", json: { enabled } });
+    } catch (error) {
+      if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+    }
+  }
+
+  async renderPanel() {
+    for (const button of this.root.querySelectorAll("[data-tab]")) {
+      button.setAttribute("aria-selected", String(button.dataset.tab === this.tab));
+    }
+    const panel = this.root.querySelector("#d-panel");
+    const job = this.job;
+    const tab = this.tab;
+    const content = await this[`tab_${tab}`](job);
+    if (this.job === job && this.tab === tab) panel.replaceChildren(...[content].flat());
+  }
+
+  async json(name) {
+    const artifact = this.artifact(name);
+    if (!artifact) return null;
+    const key = artifact.sha256;
+    if (!this.cache.has(key)) this.cache.set(key, await artifactJson(this.job, name));
+    return this.cache.get(key);
+  }
+
+  async tab_info(job) {
+    if (EDITABLE.includes(job.state)) return this.editForm(job);
+    const rows = [
+      [t("language"), job.language], [t("storyType"), t(job.options.story_type)],
+      [t("duration"), t(job.options.duration_preset)], [t("voice"), job.options.voice_preset || t("defaultVoice")],
+      [t("visualMode"), t(job.options.visual_mode)], [t("imagesCount"), job.options.images_count],
+      [t("autoVideo"), job.auto_video ? t("on") : t("off")], [t("created"), when(job.created_at)],
+      [t("updated"), when(job.updated_at)],
+    ];
+    if (job.last_error) rows.push([t("error"), job.last_error]);
+    const steps = el("table", { class: "steps" },
+      el("tr", {}, el("th", {}, t("step")), el("th", {}, t("status")), el("th", {}, t("attempt")), el("th", {}, t("duration_s"))),
+      job.steps.map((s) => el("tr", {}, el("td", {}, t(s.step)), el("td", {}, s.status), el("td", {}, s.attempt), el("td", {}, duration(s.duration_s)))));
+    const versions = Object.entries(job.config.versions || {}).map(([key, version]) => el("li", {}, `${key} v${version}`));
+    return [
+      el("dl", { class: "facts" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))])),
+      steps,
+      el("h4", {}, t("manifest")),
+      el("ul", { class: "manifest" }, versions),
+      el("p", { class: "brief" }, job.brief),
+    ];
+  }
+
+  editForm(job) {
+    const o = this.options();
+    const select = (name, values, current, label = (v) => t(v)) => el("select", { name },
+      values.map((v) => el("option", { value: v, selected: v === current }, label(v))));
+    const form = el("form", { class: "edit", novalidate: true },
+      field(t("title"), el("input", { name: "title", value: job.title, maxlength: 200 }), "title"),
+      field(t("brief"), el("textarea", { name: "brief", rows: 5 }, job.brief), "brief"),
+      field(t("language"), select("language", o.languages, job.language, (v) => v), "language"),
+      field(t("storyType"), select("story_type", o.story_types, job.options.story_type), "story_type"),
+      field(t("duration"), select("duration_preset", o.duration_presets, job.options.duration_preset), "duration_preset"),
+      field(t("voice"), el("select", { name: "voice_preset" },
+        el("option", { value: "" }, t("defaultVoice")),
+        o.voice_presets.map((v) => el("option", { value: v, selected: v === job.options.voice_preset }, v))), "voice_preset"),
+      field(t("visualMode"), select("visual_mode", o.visual_modes, job.options.visual_mode), "visual_mode"),
+      field(t("imagesCount"), el("input", { name: "images_count", type: "number", min: 1, max: 10, value: job.options.images_count }), "images_count"),
+      el("button", { class: "primary", type: "submit" }, t("save")),
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const data = Object.fromEntries(new FormData(form));
+      data.images_count = Number(data.images_count);
+      if (!data.voice_preset) delete data.voice_preset;
+      form.querySelectorAll(".error").forEach((p) => { p.textContent = ""; });
+      try {
+        await api(`/api/v1/jobs/${job.id}`, { method: "PATCH", json: data });
+        await this.open(job.id);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        for (const problem of error.errors.length ? error.errors : [{ field: error.field, message: error.message }]) {
+          const slot = form.querySelector(`[data-error-for="${problem.field}"]`);
+          if (slot) slot.textContent = problem.message; else this.toast(error.message, "error");
+        }
+      }
+    });
+    return form;
+  }
+
+  async tab_outline() {
+    const script = await this.json("outline.json");
+    if (!script) return el("p", { class: "empty" }, t("nothingYet"));
+    return el("ol", { class: "outline" }, script.sections.map((s) => el("li", {}, s.heading)));
+  }
+
+  async tab_images(job) {
+    const pictures = job.images.map((id) => `/api/v1/uploads/${id}`);
+    const thumb = this.artifact("thumbnail.jpg");
+    if (thumb) pictures.unshift(thumb.url);
+    const gallery = el("div", { class: "gallery" }, pictures.map((src) => el("img", {
+      src, alt: "", loading: "lazy", onclick: () => lightbox(src),
+    })));
+    const parts = [];
+    if (!job.images.length) parts.push(el("p", { class: "empty" }, t("noImages")));
+    if (pictures.length) parts.push(gallery);
+    if (EDITABLE.includes(job.state)) {
+      const input = el("input", { type: "file", accept: "image/*", multiple: true, "aria-label": t("uploadImages") });
+      input.addEventListener("change", async () => {
+        const ids = [...job.images];
+        try {
+          for (const file of input.files) {
+            const form = new FormData();
+            form.append("file", file);
+            ids.push((await api("/api/v1/uploads", { method: "POST", form })).id);
+          }
+          await api(`/api/v1/jobs/${job.id}`, { method: "PATCH", json: { images: ids.slice(0, 10) } });
+          await this.open(job.id);
+        } catch (error) {
+          if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+        }
+      });
+      parts.push(el("label", { class: "upload" }, t("uploadImages"), input));
+    }
+    return parts;
+  }
+
+  async tab_script() {
+    const script = await this.json("outline.json");
+    if (!script) return el("p", { class: "empty" }, t("nothingYet"));
+    return el("article", { class: "script" },
+      el("h3", {}, script.title),
+      script.label ? el("blockquote", {}, script.label) : null,
+      script.sections.map((s) => [el("h4", {}, s.heading), s.paragraphs.map((p) => el("p", {}, p))]));
+  }
+
+  async tab_audio() {
+    const audio = this.artifact("narration.wav");
+    if (!audio) return el("p", { class: "empty" }, t("nothingYet"));
+    const cues = await this.json("cues.json");
+    const player = el("audio", { controls: true, preload: "metadata", src: audio.url, class: "audio" });
+    const list = el("ol", { class: "cues" }, (cues ? cues.cues : []).map((cue) => el("li", {},
+      el("button", { class: "link", onclick: () => { player.currentTime = cue.start; player.play(); } }, duration(cue.start)),
+      " ", cue.text)));
+    return [player, el("p", { class: "meta" }, `${duration(audio.metadata.duration_s)} · ${bytes(audio.size_bytes)}`), list];
+  }
+
+  async tab_logs(job) {
+    return el("ol", { class: "logs" }, [...job.events].reverse().map((event) => el("li", { dataset: { type: event.type } },
+      el("time", { datetime: event.occurred_at }, when(event.occurred_at)),
+      el("span", {}, describe(event)))));
+  }
+}
+
+function field(label, input, name) {
+  return el("div", { class: "field" }, el("label", {}, label, input), el("p", { class: "error", dataset: { errorFor: name } }));
+}
+
+function describe(event) {
+  const p = { ...event.payload };
+  if (p.step) p.step = t(p.step);
+  if (event.type === "auto_transition") { p.from = t(p.from_state); p.to = t(p.to_state); }
+  if (event.type === "step_completed") p.duration = duration(p.duration_s);
+  if (event.type === "artifact_written") p.size = bytes(p.size_bytes);
+  if (event.type === "step_progress") p.percent = Math.round(p.percent);
+  if (event.type === "auto_video_set") p.state = p.enabled ? t("on") : t("off");
+  return t(`ev_${event.type}`, p);
+}
+
+function lightbox(src) {
+  const box = document.getElementById("lightbox");
+  box.querySelector("img").src = src;
+  box.hidden = false;
+  box.onclick = () => { box.hidden = true; };
+}

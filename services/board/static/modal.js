@@ -1,0 +1,140 @@
+// The "New video" form: every choice comes from /api/v1/options; errors show next to their field.
+import { api, ApiError, el } from "./api.js";
+import { t } from "./i18n.js";
+
+export class NewVideo {
+  constructor(dialog, { options, reloadOptions, toast }) {
+    this.dialog = dialog;
+    this.form = dialog.querySelector("#new-form");
+    this.options = options;
+    this.reloadOptions = reloadOptions;
+    this.toast = toast;
+    this.uploads = [];
+    this.form.addEventListener("submit", (e) => { e.preventDefault(); this.submit(); });
+    dialog.querySelector("#new-cancel").addEventListener("click", () => dialog.close());
+    dialog.querySelector("#save-template").addEventListener("click", () => this.saveTemplate());
+    this.form.elements.template.addEventListener("change", () => this.applyTemplate());
+    this.form.elements.visual_mode.addEventListener("change", () => this.toggleUploads());
+    dialog.querySelector("#f-images").addEventListener("change", (e) => this.upload(e.target.files));
+  }
+
+  fill() {
+    const o = this.options();
+    const f = this.form.elements;
+    const choices = (select, values, label = (v) => t(v), current = select.value) => {
+      select.replaceChildren(...values.map(([value, text]) => el("option", { value }, text ?? label(value))));
+      if (current && [...select.options].some((opt) => opt.value === current)) select.value = current;
+    };
+    choices(f.template, [["", t("noTemplate")], ...o.templates.map((tpl) => [tpl.slug, tpl.name])]);
+    choices(f.language, o.languages.map((v) => [v, v]));
+    choices(f.story_type, o.story_types.map((v) => [v]));
+    choices(f.duration_preset, o.duration_presets.map((v) => [v]));
+    choices(f.voice_preset, [["", t("defaultVoice")], ...o.voice_presets.map((v) => [v, v])]);
+    choices(f.visual_mode, o.visual_modes.map((v) => [v]));
+  }
+
+  open() {
+    this.form.reset();
+    this.uploads = [];
+    this.dialog.querySelector("#f-previews").replaceChildren();
+    this.fill();
+    this.form.elements.duration_preset.value = "medium";
+    this.form.elements.auto_video.checked = this.options().auto_video;
+    this.clearErrors();
+    this.toggleUploads();
+    this.dialog.showModal();
+    this.form.elements.title.focus();
+  }
+
+  applyTemplate() {
+    const slug = this.form.elements.template.value;
+    const template = this.options().templates.find((tpl) => tpl.slug === slug);
+    if (!template) return;
+    for (const name of ["language", "story_type", "duration_preset", "visual_mode", "images_count"]) {
+      if (template[name] != null) this.form.elements[name].value = template[name];
+    }
+    this.form.elements.voice_preset.value = template.voice_preset || "";
+    if (template.auto_video != null) this.form.elements.auto_video.checked = template.auto_video;
+    this.toggleUploads();
+  }
+
+  toggleUploads() {
+    this.dialog.querySelector("#upload-field").hidden = this.form.elements.visual_mode.value !== "manual_upload";
+  }
+
+  async upload(files) {
+    for (const file of files) {
+      const form = new FormData();
+      form.append("file", file);
+      try {
+        const uploaded = await api("/api/v1/uploads", { method: "POST", form });
+        this.uploads.push(uploaded.id);
+        this.dialog.querySelector("#f-previews").append(el("img", { src: `/api/v1/uploads/${uploaded.id}`, alt: file.name }));
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        this.showErrors({ ...error, field: "images" });
+      }
+    }
+  }
+
+  values() {
+    const f = this.form.elements;
+    const body = {
+      title: f.title.value,
+      brief: f.brief.value,
+      language: f.language.value,
+      story_type: f.story_type.value,
+      duration_preset: f.duration_preset.value,
+      visual_mode: f.visual_mode.value,
+      images_count: Number(f.images_count.value),
+      auto_video: f.auto_video.checked,
+    };
+    if (f.voice_preset.value) body.voice_preset = f.voice_preset.value;
+    if (this.uploads.length) body.images = this.uploads;
+    return body;
+  }
+
+  clearErrors() {
+    this.form.querySelectorAll(".error").forEach((p) => { p.textContent = ""; });
+    this.form.querySelectorAll("[aria-invalid]").forEach((input) => input.removeAttribute("aria-invalid"));
+  }
+
+  showErrors(error) {
+    const problems = error.errors && error.errors.length ? error.errors : [{ field: error.field, message: error.message }];
+    for (const problem of problems) {
+      const name = (problem.field || "form").split(".")[0];
+      const slot = this.form.querySelector(`[data-error-for="${name}"]`) || this.form.querySelector('[data-error-for="form"]');
+      slot.textContent = problem.message;
+      if (this.form.elements[name]) this.form.elements[name].setAttribute("aria-invalid", "true");
+    }
+  }
+
+  async submit() {
+    this.clearErrors();
+    try {
+      const job = await api("/api/v1/jobs", { method: "POST", json: this.values() });
+      this.dialog.close();
+      this.toast(t("createdJob", { title: job.title }));
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      this.showErrors(error);
+    }
+  }
+
+  async saveTemplate() {
+    const name = window.prompt(t("templateName"));
+    if (!name) return;
+    const slug = name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "template";
+    const { title, brief, images, ...choices } = this.values();
+    try {
+      await api(`/api/v1/templates/${slug}`, { method: "PUT", json: { name, ...choices } });
+      await this.reloadOptions();
+      this.fill();
+      this.form.elements.template.value = slug;
+      this.toast(t("templateSaved"));
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      this.showErrors(error);
+    }
+  }
+}

@@ -1,0 +1,1 @@
+"""The registry: owns configuration and publishes it to the KV bucket `config`."""

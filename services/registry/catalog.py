@@ -1,0 +1,97 @@
+"""What each kind of item is, how it is checked, and what it refers to.
+
+Checks at save time: the item's own fields (named, with the fix), then every reference (a recipe's
+prompts, presets and validators; a project's recipes) must name an active item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from shared.config import KINDS, LANGUAGES, PRESET_TYPES, Knowledge, Project, Prompt, Recipe
+from shared.errors import InvalidInput, NotFound
+from shared.httpapi import describe
+
+Exists = Callable[[str, str], Awaitable[bool]]
+
+
+def kind_prefix(kind: str) -> str:
+    if kind not in KINDS:
+        raise NotFound(f"no kind {kind!r}; the registry has {', '.join(KINDS)}")
+    return KINDS[kind][0]
+
+
+def model_for(kind: str, slug: str) -> tuple[type[BaseModel], str]:
+    """The model of an item and its plain name (a preset's slug starts with its type: `voice.en-US`)."""
+    kind_prefix(kind)  # refuses unknown kinds
+    model = KINDS[kind][1]
+    if model is not None:
+        return model, slug
+    kind_of, _, name = slug.partition(".")
+    if kind_of not in PRESET_TYPES or not name:
+        types = ", ".join(f"{t}." for t in PRESET_TYPES)
+        raise InvalidInput("slug", f"a preset's name starts with its type ({types}), like voice.en-US")
+    return PRESET_TYPES[kind_of], name
+
+
+def kv_key(kind: str, slug: str) -> str:
+    return f"{kind_prefix(kind)}.{slug}"
+
+
+def parse(kind: str, slug: str, data: dict[str, Any]) -> BaseModel:
+    model, name = model_for(kind, slug)
+    unknown = sorted(set(data) - set(model.model_fields) - {"slug", "version", "active"})
+    errors = [{"field": f, "message": f"is not a field of {kind}; remove it"} for f in unknown]
+    try:
+        item = model.model_validate({k: v for k, v in data.items() if k not in unknown} | {"slug": name})
+    except ValidationError as err:
+        errors += describe(err.errors())
+        item = None
+    if errors or item is None:
+        raise InvalidInput.of(errors, f"{len(errors)} problem(s) in {kind} {slug!r}")
+    return item
+
+
+def references(item: BaseModel) -> list[tuple[str, str, str]]:
+    """(field, kind, slug) of every item this one names."""
+    refs: list[tuple[str, str, str]] = []
+    if isinstance(item, Recipe):
+        refs.append(("script_preset", "presets", f"script.{item.script_preset}"))
+        refs.append(("video_preset", "presets", f"video.{item.video_preset}"))
+        if item.effects_preset:
+            refs.append(("effects_preset", "presets", f"effects.{item.effects_preset}"))
+        for n, step in enumerate(item.steps):
+            refs += [(f"steps.{n}.prompts.{lang}", "prompts", slug) for lang, slug in step.prompts.items()]
+            refs += [(f"steps.{n}.validators.{i}", "validators", v) for i, v in enumerate(step.validators)]
+    if isinstance(item, Project):
+        refs += [(f"recipes.{i}", "recipes", slug) for i, slug in enumerate(item.recipes)]
+        if item.default_recipe:
+            refs.append(("default_recipe", "recipes", item.default_recipe))
+    return refs
+
+
+async def check(item: BaseModel, exists: Exists) -> None:
+    errors = []
+    for field, kind, slug in references(item):
+        if not await exists(kind, slug):
+            message = f"no active {kind.removesuffix('s')} named {slug!r}; create it or fix the name"
+            errors.append({"field": field, "message": message})
+    languages: list[tuple[str, str]] = []
+    if isinstance(item, Recipe):
+        languages = [(f"steps.{n}.prompts", lang) for n, s in enumerate(item.steps) for lang in s.prompts]
+        languages.append(("default_language", item.default_language))
+    if isinstance(item, Prompt | Knowledge) and item.language:
+        languages.append(("language", item.language))
+    if isinstance(item, Project):
+        languages.append(("default_language", item.default_language))
+        if item.default_recipe and item.default_recipe not in item.recipes:
+            errors.append({"field": "default_recipe", "message": "must be one of the project's recipes"})
+    for field, language in languages:
+        if language not in LANGUAGES:
+            message = f"unknown language {language!r}; use {', '.join(LANGUAGES)}"
+            errors.append({"field": field, "message": message})
+    if errors:
+        raise InvalidInput.of(errors, f"{len(errors)} problem(s) with references")

@@ -1,0 +1,212 @@
+// Configuration admin: list, create, edit (live validation), history with diff, rollback, (de)activate.
+const R = "/api/v1/registry";
+const EXAMPLES = {
+  prompts: { slug: "my-prompt", system_prompt: "You write narration scripts.", user_template: "Write about {{title}}: {{brief}}", model: "claude-sonnet-4-5", max_tokens: 4000, temperature: 0.7 },
+  providers: { slug: "my-llm", type: "llm", engine: "openai-compatible", settings: { base_url: "http://localhost:11434/v1", model: "llama3" }, key_env: null },
+  presets: { slug: "voice.my-voice", voice: "en-us", rate_wpm: 170 },
+  validators: { slug: "my-validator", message: "Keep it under 300 words.", max_words: 300 },
+  recipes: { slug: "my-recipe", name: "My recipe", format: "16:9", video_preset: "landscape-1080p30" },
+  knowledge: { slug: "my-note", tier: 1, title: "Tone", content: "Warm and plain." },
+  projects: { slug: "my-channel", name: "My channel", recipes: ["narrated-story"], default_recipe: "narrated-story" },
+};
+
+const $ = (s) => document.querySelector(s);
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v === true ? "" : v);
+  }
+  node.append(...children.flat(Infinity).filter((c) => c != null && c !== false));
+  return node;
+}
+async function call(path, options = {}) {
+  const response = await fetch(path, options);
+  const text = await response.text();
+  const body = response.headers.get("content-type")?.includes("json") && text ? JSON.parse(text) : text;
+  if (!response.ok) throw Object.assign(new Error(body.message || response.statusText), { body });
+  return body;
+}
+const json = (method, body) => ({ method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+function toast(text, kind = "info") {
+  const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+  $("#toasts").append(node);
+  setTimeout(() => node.remove(), 5000);
+}
+
+let current = "prompts";
+
+async function nav() {
+  const counts = await call(R);
+  $("#kinds").replaceChildren(
+    ...Object.entries(counts).map(([kind, n]) => el("button", {
+      "aria-current": kind === current ? "page" : null, "data-kind": kind, onclick: () => { current = kind; show(); },
+    }, el("span", {}, kind), el("span", { class: "count" }, String(n)))),
+    el("button", { "aria-current": current === "map" ? "page" : null, "data-kind": "map", onclick: () => { current = "map"; show(); } },
+      el("span", {}, "execution map")),
+    el("button", { "aria-current": current === "webhooks" ? "page" : null, "data-kind": "webhooks", onclick: () => { current = "webhooks"; show(); } },
+      el("span", {}, "webhooks")),
+  );
+}
+
+async function show() {
+  await nav();
+  if (current === "map") return showMap();
+  if (current === "webhooks") return showWebhooks();
+  const { items } = await call(`${R}/${current}`);
+  $("#main").replaceChildren(
+    el("h2", {}, current),
+    el("div", { class: "toolbar" }, el("button", { class: "primary", id: "new-item", onclick: () => edit(null) }, "New")),
+    el("table", {},
+      el("tr", {}, ["Name", "Version", "State", "Changed", "Description"].map((h) => el("th", {}, h))),
+      items.map((item) => el("tr", { class: "row", "data-slug": item.slug, onclick: () => edit(item) },
+        el("td", {}, item.slug),
+        el("td", {}, `v${item.version}`),
+        el("td", {}, el("span", { class: `badge ${item.active ? "ok" : "off"}` }, item.active ? "active" : "inactive"),
+          item.key_set === false ? el("span", { class: "badge off", title: `${item.data.key_env} is not set` }, " key missing") : null,
+          item.key_set === true ? el("span", { class: "badge ok" }, " key set") : null),
+        el("td", {}, new Date(item.created_at).toLocaleString()),
+        el("td", {}, item.data.description || item.data.name || item.data.title || "")))),
+  );
+}
+
+async function edit(item) {
+  const isNew = !item;
+  const data = isNew ? EXAMPLES[current] : item.data;
+  const area = el("textarea", { id: "editor", spellcheck: "false", "aria-label": "Item as JSON" }, JSON.stringify(data, null, 2));
+  const status = el("div", { id: "validation", "aria-live": "polite" });
+  const save = el("button", { class: "primary", id: "save" }, isNew ? "Create" : "Save new version");
+  const side = el("div", { id: "side" });
+  $("#main").replaceChildren(
+    el("h2", {}, isNew ? `New ${current}` : `${current} / ${item.slug}`),
+    el("div", { class: "toolbar" },
+      el("button", { onclick: show }, "← All"), save,
+      isNew ? null : el("button", { class: item.active ? "danger" : "", id: "toggle", onclick: () => toggle(item) }, item.active ? "Deactivate" : "Activate"),
+      isNew ? null : el("span", { class: "meta" }, `v${item.version} · ${item.note}`)),
+    el("div", { class: "editor" }, el("div", {}, area, status), side),
+  );
+  let timer;
+  const validate = async () => {
+    let body;
+    try { body = JSON.parse(area.value); } catch (error) {
+      status.replaceChildren(el("ul", { class: "errors" }, el("li", {}, `Not valid JSON: ${error.message}`)));
+      area.setAttribute("aria-invalid", "true"); save.disabled = true; return null;
+    }
+    const result = await call(`${R}/${current}/validate`, json("POST", body));
+    area.toggleAttribute("aria-invalid", !result.valid);
+    save.disabled = !result.valid;
+    status.replaceChildren(result.valid ? el("p", { class: "valid" }, "✓ valid")
+      : el("ul", { class: "errors" }, result.errors.map((e) => el("li", {}, `${e.field}: ${e.message}`))));
+    return result.valid ? body : null;
+  };
+  area.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(validate, 250); });
+  save.addEventListener("click", async () => {
+    const body = await validate();
+    if (!body) return;
+    try {
+      const saved = isNew ? await call(`${R}/${current}`, json("POST", body))
+        : await call(`${R}/${current}/${item.slug}`, json("PUT", body));
+      toast(`Saved ${saved.slug} v${saved.version}`);
+      edit(saved);
+    } catch (error) { toast(error.message, "error"); }
+  });
+  validate();
+  if (!isNew) history(item, side);
+}
+
+async function toggle(item) {
+  try {
+    const saved = await call(`${R}/${current}/${item.slug}/${item.active ? "deactivate" : "activate"}`, { method: "POST" });
+    toast(`${saved.slug} is ${saved.active ? "active" : "inactive"}`);
+    edit(saved);
+  } catch (error) { toast(error.message, "error"); }
+}
+
+async function history(item, side) {
+  const { items } = await call(`${R}/${current}/${item.slug}/versions`);
+  const diffBox = el("pre", { class: "diff", id: "diff", hidden: true });
+  side.replaceChildren(el("h3", {}, "History"), el("ol", { class: "history", reversed: true }, items.map((v) =>
+    el("li", { "data-version": v.version },
+      el("strong", {}, `v${v.version}`), " ", el("span", { class: "meta" }, `${v.note} · ${new Date(v.created_at).toLocaleString()}`), " ",
+      v.version > 1 ? el("button", { class: "diff-button", onclick: () => showDiff(item, v.version, diffBox) }, "Diff") : null, " ",
+      v.version !== item.version ? el("button", { class: "rollback", onclick: () => rollback(item, v.version) }, "Roll back to this") : null))),
+  diffBox);
+}
+
+async function showDiff(item, version, box) {
+  const text = await call(`${R}/${current}/${item.slug}/diff?from=${version - 1}&to=${version}`);
+  box.hidden = false;
+  box.replaceChildren(...text.split("\n").map((line) => el("div", {
+    class: line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : "",
+  }, line || " ")));
+}
+
+async function rollback(item, version) {
+  try {
+    const saved = await call(`${R}/${current}/${item.slug}/rollback`, json("POST", { version }));
+    toast(`${saved.slug} is back to v${version}'s content, as v${saved.version}`);
+    edit(saved);
+  } catch (error) { toast(error.message, "error"); }
+}
+
+async function showMap() {
+  const recipes = await call(`${R}/map`);
+  $("#main").replaceChildren(el("h2", {}, "Execution map"), el("div", { class: "map" }, recipes.map((r) =>
+    el("section", { "data-recipe": r.recipe },
+      el("h3", {}, `${r.name || r.recipe} `, el("span", { class: "badge" }, `v${r.version}`)),
+      el("table", {}, el("tr", {}, ["Used for", "Kind", "Item", "Version"].map((h) => el("th", {}, h))),
+        r.uses.map((u) => el("tr", {}, el("td", {}, u.field), el("td", {}, u.kind), el("td", {}, u.slug),
+          el("td", {}, u.version ? `v${u.version}${u.active ? "" : " (inactive)"}` : "missing"))))))));
+}
+
+// Webhooks: subscriptions, their delivery log and redelivery (the webhooks service's API).
+const W = "/api/v1/webhooks";
+const TYPES = ["job.completed", "job.failed", "job.cancelled", "step.completed"];
+
+async function showWebhooks(notice) {
+  const subscriptions = await call(W);
+  const url = el("input", { id: "hook-url", type: "url", placeholder: "https://example.com/hooks/video-factory", size: 50 });
+  const boxes = TYPES.map((type) => el("label", {}, el("input", { type: "checkbox", value: type, checked: type !== "step.completed" }), ` ${type} `));
+  const form = el("div", { class: "toolbar" }, url, boxes, el("button", { class: "primary", id: "hook-add", onclick: async () => {
+    const body = { url: url.value, event_types: boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value) };
+    try {
+      const created = await call(W, json("POST", body));
+      showWebhooks(el("p", { class: "valid", id: "hook-secret" }, `Signing secret (shown once, store it now): ${created.secret}`));
+    } catch (error) { toast(error.message, "error"); }
+  } }, "Subscribe"));
+  $("#main").replaceChildren(
+    el("h2", {}, "Webhooks"), notice || null, form,
+    el("table", {}, el("tr", {}, ["URL", "Events", "State", ""].map((h) => el("th", {}, h))),
+      subscriptions.map((s) => el("tr", { class: "row", "data-hook": s.id },
+        el("td", {}, s.url), el("td", {}, s.event_types.join(", ")),
+        el("td", {}, el("span", { class: `badge ${s.active ? "ok" : "off"}` }, s.active ? "active" : `disabled${s.disabled_reason ? ": " + s.disabled_reason : ""}`)),
+        el("td", {}, el("button", { class: "deliveries", onclick: () => showDeliveries(s) }, "Deliveries"), " ",
+          el("button", { onclick: async () => { const r = await call(`${W}/${s.id}/rotate`, { method: "POST" });
+            showWebhooks(el("p", { class: "valid" }, `New secret (shown once; the old one works for 24 h): ${r.secret}`)); } }, "Rotate secret"), " ",
+          el("button", { class: s.active ? "danger" : "", onclick: async () => { await call(`${W}/${s.id}`, json("PATCH", { active: !s.active })); showWebhooks(); } },
+            s.active ? "Disable" : "Enable"))))),
+  );
+}
+
+async function showDeliveries(subscription) {
+  const deliveries = await call(`${W}/${subscription.id}/deliveries`);
+  $("#main").replaceChildren(
+    el("h2", {}, `Deliveries to ${subscription.url}`),
+    el("div", { class: "toolbar" }, el("button", { onclick: () => showWebhooks() }, "← Webhooks"),
+      el("button", { onclick: () => showDeliveries(subscription) }, "Refresh")),
+    el("table", {}, el("tr", {}, ["Event", "Job", "Status", "Attempts", ""].map((h) => el("th", {}, h))),
+      deliveries.map((d) => el("tr", { "data-delivery": d.id },
+        el("td", {}, d.event_type), el("td", {}, d.job_id),
+        el("td", {}, el("span", { class: `badge ${d.status === "delivered" ? "ok" : d.status === "failed" ? "off" : ""}` }, d.status)),
+        el("td", {}, el("ol", { class: "attempts" }, d.attempt_log.map((a) => el("li", {},
+          `${a.status_code ?? "no answer"} · ${Math.round(a.latency_ms)} ms · ${new Date(a.at).toLocaleTimeString()}`,
+          a.error ? ` · ${a.error}` : "", a.response_excerpt ? ` · “${a.response_excerpt.slice(0, 80)}”` : "")))),
+        el("td", {}, el("button", { class: "redeliver", onclick: async () => {
+          await call(`${W}/${subscription.id}/deliveries/${d.id}/redeliver`, { method: "POST" });
+          toast(`Queued again as ${d.id}`);
+          setTimeout(() => showDeliveries(subscription), 800);
+        } }, "Redeliver"))))),
+  );
+}
+
+show();

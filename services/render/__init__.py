@@ -1,0 +1,1 @@
+"""The render service: FFmpeg turns narration, cues and images into the video."""

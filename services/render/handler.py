@@ -1,0 +1,77 @@
+"""The render step: outline + cues + narration (+ uploaded images) -> video.mp4, thumbnail, subtitles."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from pathlib import Path
+
+from PIL import Image
+from pydantic import ValidationError
+
+from services.render.ffmpeg import FFmpeg
+from services.render.paint import Painter
+from services.render.renderer import Renderer, RenderInputs
+from shared import metrics, names
+from shared.cues import Cues
+from shared.errors import PermanentError
+from shared.script import Script
+from shared.worker import StepContext
+
+
+class RenderStep:
+    def __init__(self, ffmpeg: FFmpeg, font_path: Path | None = None, parallel: int | None = None) -> None:
+        self.ffmpeg = ffmpeg
+        self.font_path = font_path
+        self.parallel = parallel
+
+    async def __call__(self, ctx: StepContext) -> dict[str, float]:
+        began = time.monotonic()
+        if ctx.job.config is None:
+            raise PermanentError("the job has no configuration snapshot; create it again")
+        video = ctx.job.config.video
+        try:
+            Script.model_validate_json((await ctx.fetch("outline.json")).read_bytes())
+            cues = Cues.model_validate_json((await ctx.fetch("cues.json")).read_bytes())
+        except ValidationError as err:
+            raise PermanentError("the script or cue file is not valid; retry the narration step") from err
+        painter = Painter(video.width, video.height, self.font_path)
+        inputs = RenderInputs(
+            title=ctx.job.title,
+            cues=cues,
+            narration=await ctx.fetch("narration.wav"),
+            backgrounds=await self._backgrounds(ctx, painter, cues.duration),
+            video=video,
+        )
+        out = await Renderer(self.ffmpeg, painter, self.parallel).render(inputs, ctx.workdir, ctx.progress)
+        await ctx.progress(92, "saving the video")
+        rtf = out.seconds / max(time.monotonic() - began, 1e-6)
+        metrics.RENDER_RTF.observe(rtf)
+        meta = {
+            "duration_s": round(out.seconds, 3),
+            "width": video.width,
+            "height": video.height,
+            "fps": video.fps,
+            "encoder": "libx264",
+            "realtime_factor": round(rtf, 2),
+        }
+        await ctx.save(out.video, "video.mp4", "video", "video/mp4", meta)
+        portrait = video.height > video.width
+        size = {"width": 720, "height": 1280} if portrait else {"width": 1280, "height": 720}
+        await ctx.save(out.thumbnail, "thumbnail.jpg", "image", "image/jpeg", size)
+        await ctx.save(out.srt, "subtitles.srt", "subtitles", "application/x-subrip; charset=utf-8")
+        await ctx.save(out.vtt, "subtitles.vtt", "subtitles", "text/vtt; charset=utf-8")
+        return {"video_s": out.seconds, "realtime_factor": round(rtf, 2), "stills": float(out.stills)}
+
+    async def _backgrounds(self, ctx: StepContext, painter: Painter, duration: float) -> list[Image.Image]:
+        """Uploaded images when the job has them, else as many generated ones as the job asks for."""
+        if ctx.job.images:
+            out = []
+            for upload in ctx.job.images:
+                dest = ctx.workdir / "in" / "uploads" / upload
+                path = await ctx.artifacts.get_file(names.upload_object(upload), dest)
+                out.append(await asyncio.to_thread(painter.fitted, path))
+            return out
+        count = min(ctx.job.options.images_count, max(1, math.ceil(duration / 3)))  # never flash by
+        return [await asyncio.to_thread(painter.generated, ctx.job.title, n) for n in range(count)]

@@ -1,0 +1,17 @@
+"""Composition root of the render service: `vfo run render` (joins the pool `VFO_RENDER_POOL`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.render.ffmpeg import FFmpeg, ffmpeg_binary
+from services.render.handler import RenderStep
+from shared import runtime
+from shared.settings import Settings
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    step = RenderStep(FFmpeg(ffmpeg_binary(settings.ffmpeg_path)), settings.font_path)
+    async with runtime.connected(settings, "render") as bus:
+        worker = runtime.step_worker(settings, bus, "render", step, pool=settings.render_pool)
+        await worker.run(stop)

@@ -1,0 +1,112 @@
+"""`plan_render`: the video's timeline as a pure function of the narration cues.
+
+The video is a run of still segments, each (frames, background, caption). The title card covers
+the spoken title; backgrounds change on sentence boundaries, evenly spread; captions follow the
+cues, split by word timings into readable chunks. Frame counts add up exactly to the narration's
+length, so the video and the audio end together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+from shared.cues import Cue, Cues
+
+TITLE_CARD = -1
+MAX_CAPTION_WORDS = 12
+
+
+@dataclass(frozen=True)
+class Caption:
+    text: str
+    start: int  # frame
+    end: int  # frame, exclusive
+
+
+@dataclass(frozen=True)
+class Segment:
+    frames: int
+    background: int  # index into the backgrounds, or TITLE_CARD
+    caption: str | None
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    fps: int
+    total_frames: int
+    segments: tuple[Segment, ...]
+
+    def stills(self) -> list[tuple[int, str | None]]:
+        """The distinct pictures to paint, in order of first appearance."""
+        return list(dict.fromkeys((s.background, s.caption) for s in self.segments))
+
+
+def _chunks(cue: Cue) -> list[tuple[str, float, float]]:
+    """A cue as caption chunks of at most MAX_CAPTION_WORDS words, timed by its words."""
+    words = cue.words
+    if len(words) <= MAX_CAPTION_WORDS:
+        return [(cue.text, cue.start, cue.end)]
+    count = -(-len(words) // MAX_CAPTION_WORDS)
+    size = -(-len(words) // count)
+    out = []
+    for first in range(0, len(words), size):
+        following = words[first + size] if first + size < len(words) else None
+        # slice the sentence itself, so punctuation and hyphens stay as written
+        text = cue.text[words[first].offset if first else 0 : following.offset if following else None].strip()
+        out.append(
+            (text, words[first].start if first else cue.start, following.start if following else cue.end)
+        )
+    return out
+
+
+def captions(cues: Cues, fps: int, skip_first: bool) -> list[Caption]:
+    out = []
+    for cue in cues.cues[1 if skip_first else 0 :]:
+        for text, start, end in _chunks(cue):
+            first, last = round(start * fps), round(end * fps)
+            if last > first:
+                out.append(Caption(text, first, last))
+    return out
+
+
+def _background_starts(cues: Cues, fps: int, begin: int, total: int, count: int) -> list[int]:
+    """Frames where each background starts: evenly spread, snapped to the nearest sentence start."""
+    sentence_starts = sorted(
+        {round(c.start * fps) for c in cues.cues if begin < round(c.start * fps) < total}
+    )
+    starts = [begin]
+    for index in range(1, count):
+        ideal = begin + (total - begin) * index // count
+        candidate = min(sentence_starts, key=lambda f: abs(f - ideal), default=ideal)
+        if candidate <= starts[-1]:
+            candidate = ideal
+        if candidate > starts[-1]:
+            starts.append(candidate)
+    return starts
+
+
+def plan_render(cues: Cues, fps: int, backgrounds: int, title_card_s: float) -> RenderPlan:
+    total = max(1, round(cues.duration * fps))
+    first = cues.cues[0] if cues.cues else None
+    title_end = round(first.end * fps) if first and first.section == 0 else round(title_card_s * fps)
+    title_end = max(1, min(title_end, total))
+    lines = captions(cues, fps, skip_first=first is not None and first.section == 0)
+    starts = _background_starts(cues, fps, title_end, total, max(1, backgrounds)) if title_end < total else []
+    cuts = {0, title_end, total, *starts}
+    for caption in lines:
+        cuts.update((min(caption.start, total), min(caption.end, total)))
+    edges = sorted(c for c in cuts if 0 <= c <= total)
+    segments: list[Segment] = []
+    for left, right in pairwise(edges):
+        if left < title_end:
+            key: tuple[int, str | None] = (TITLE_CARD, None)
+        else:
+            background = max(i for i, s in enumerate(starts) if s <= left)
+            text = next((c.text for c in lines if c.start <= left < c.end), None)
+            key = (background, text)
+        if segments and (segments[-1].background, segments[-1].caption) == key:
+            segments[-1] = Segment(segments[-1].frames + right - left, *key)
+        else:
+            segments.append(Segment(right - left, *key))
+    return RenderPlan(fps=fps, total_frames=total, segments=tuple(segments))

@@ -1,0 +1,1 @@
+"""The TTS service: narration, cue timings. Offline default: eSpeak NG (bundled by a wheel)."""

@@ -1,0 +1,16 @@
+"""Composition root of the tts service: `vfo run tts`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.tts.espeak import EspeakEngine
+from services.tts.handler import NarrationStep
+from shared import runtime
+from shared.settings import Settings
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    async with runtime.connected(settings, "tts") as bus:
+        worker = runtime.step_worker(settings, bus, "tts", NarrationStep(EspeakEngine()))
+        await worker.run(stop)

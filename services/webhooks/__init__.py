@@ -1,0 +1,1 @@
+"""The webhooks service: signed notifications to other systems when a job ends."""

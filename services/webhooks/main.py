@@ -1,0 +1,72 @@
+"""Composition root of the webhooks service: `vfo run webhooks`.
+
+Consumes JOB_EVENTS into its delivery outbox, sends signed deliveries, and serves
+`/api/v1/webhooks` (on its own port, or inside `vfo up` on the shared one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.webhooks import signing, ssrf
+from services.webhooks.api import Deps, router
+from services.webhooks.dispatcher import Dispatcher
+from services.webhooks.store import WebhookStore
+from shared import httpapi, runtime
+from shared.db.engine import make_engine, migrate
+from shared.eventstore import EventStore
+from shared.http import HttpHost
+from shared.settings import Settings
+
+PREFIXES = ("/api/v1/webhooks",)
+
+
+def create_app(deps: Deps, dispatcher: Dispatcher) -> FastAPI:
+    app = FastAPI(title="Video Factory webhooks", version="0.1.0", max_body_size=64 * 1024)
+    app.state.webhooks = deps
+    app.state.wake = dispatcher.wake
+    httpapi.install(app)
+    app.include_router(router)
+    return app
+
+
+async def serve(settings: Settings, stop: asyncio.Event, host: HttpHost | None = None) -> None:
+    async with runtime.connected(settings, "webhooks", serve_metrics=host is None) as bus:
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            await migrate(engine)
+            store = WebhookStore(engine)
+            secrets = signing.Secrets(signing.secret_box(settings))
+            dispatcher = Dispatcher(store, EventStore(bus), secrets, settings)
+            app = create_app(
+                Deps(store, secrets, ssrf.AllowList.parse(settings.webhook_allow_hosts)), dispatcher
+            )
+            tasks = [
+                asyncio.create_task(dispatcher.consume(stop)),
+                asyncio.create_task(dispatcher.send_loop(stop)),
+            ]
+            server = None
+            if host is not None:
+                host.mount(app, *PREFIXES)
+            else:
+                config = uvicorn.Config(
+                    app, host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+                )
+                server = uvicorn.Server(config)
+                tasks.append(asyncio.create_task(server.serve()))
+            stopping = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            stop.set()
+            if server is not None:
+                server.should_exit = True
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for task in done - {stopping}:
+                task.result()
+        finally:
+            await engine.dispose()

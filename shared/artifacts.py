@@ -1,0 +1,56 @@
+"""Artifact files in the NATS object store `artifacts`, streamed in chunks both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+from nats.js.errors import ObjectNotFoundError
+
+from shared.bus import Bus
+from shared.errors import NotFound
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class ArtifactStore:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+
+    async def put_file(self, object_name: str, path: Path) -> tuple[int, str]:
+        """Upload `path` under `object_name`; returns (size in bytes, sha256 hex)."""
+        obs = await self.bus.artifacts()
+        digest = await asyncio.to_thread(sha256_of, path)
+        with path.open("rb") as handle:
+            await obs.put(object_name, handle)
+        return path.stat().st_size, digest
+
+    async def get_file(self, object_name: str, dest: Path) -> Path:
+        """Download `object_name` to `dest` (written whole or not at all)."""
+        obs = await self.bus.artifacts()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+        try:
+            with partial.open("wb") as handle:
+                await obs.get(object_name, writeinto=handle)
+        except ObjectNotFoundError as err:
+            partial.unlink(missing_ok=True)
+            raise NotFound(f"artifact {object_name} is not in the object store") from err
+        partial.replace(dest)
+        return dest
+
+    async def exists(self, object_name: str) -> bool:
+        obs = await self.bus.artifacts()
+        try:
+            await obs.get_info(object_name)
+        except ObjectNotFoundError:
+            return False
+        return True

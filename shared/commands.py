@@ -1,0 +1,100 @@
+"""Commands: imperative, plain data. `decide(state, command)` turns one into events (shared.decide)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.config import JobConfig
+from shared.events import Scalar
+from shared.jobstate import Column
+from shared.options import JobOptions
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    actor: str = "system"
+
+
+class _JobInputs(Command):
+    title: str
+    brief: str
+    language: str
+    images: tuple[str, ...] = ()
+    auto_video: bool = True
+    options: JobOptions = JobOptions()
+
+
+class CreateJob(_JobInputs):
+    config: JobConfig
+
+
+class Configure(_JobInputs):
+    """Edit a job that has not started (DRAFT or READY); `config` when the language changed."""
+
+    config: JobConfig | None = None
+
+
+class SetAutoVideo(Command):
+    """Switch Auto video for one job; switching it on also moves a paused job along."""
+
+    enabled: bool
+
+
+class MoveToColumn(Command):
+    """Drag a card: run the job until the column's target (seed 5.1, executeUntil)."""
+
+    column: Column
+
+
+class Advance(Command):
+    """After a step finished: request the next one if Auto video or the target asks for it."""
+
+
+class Cancel(Command):
+    reason: str = "cancelled by user"
+
+
+class Resume(Command):
+    """Start again from the step that failed or was cancelled; `instruction` feeds a retried step."""
+
+    instruction: str | None = Field(default=None, max_length=4000)
+
+
+class StartStep(Command):
+    step: str
+    attempt: int
+    worker: str
+    redelivered: bool = False  # only a redelivery after the ack deadline may take over a running step
+
+
+class ReportProgress(Command):
+    step: str
+    attempt: int
+    percent: float
+    message: str = ""
+
+
+class RecordArtifact(Command):
+    step: str
+    attempt: int
+    name: str
+    kind: str
+    object_name: str
+    mime_type: str
+    size_bytes: int
+    sha256: str
+    metadata: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class CompleteStep(Command):
+    step: str
+    attempt: int
+    duration_s: float
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class FailStep(Command):
+    step: str
+    attempt: int
+    error: str
+    code: str = "permanent"

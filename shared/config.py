@@ -1,0 +1,221 @@
+"""Configuration items: what the registry manages and publishes to the KV bucket `config`.
+
+Every item has a `slug`, the registry `version` it was saved as and an `active` flag. The KV key of
+an item is `<prefix>.<slug>` (`recipe.narrated-story`, `preset.voice.en-US`, `prompt.story-script-en`).
+A job snapshots every item it uses, with its version, in its `job_created` event (`JobConfig`).
+Readers ignore fields they do not know.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Language tag -> eSpeak NG voice of the offline engine.
+LANGUAGES: dict[str, str] = {"en-US": "en-us", "pt-BR": "pt-br", "es-ES": "es", "es-MX": "es-419"}
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"
+# What a prompt's user template may use: the variables some step provides.
+TEMPLATE_VARIABLES = frozenset(
+    {
+        "title",
+        "brief",
+        "language",
+        "story_type",
+        "duration_preset",
+        "knowledge",
+        "outline",
+        "script",
+        "instruction",
+    }
+)
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def template_variables(template: str) -> set[str]:
+    return set(_VARIABLE.findall(template))
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    slug: str = Field(pattern=SLUG)
+    version: int = 0
+    active: bool = True
+    description: str = Field(default="", max_length=2000)
+
+
+class Prompt(_Item):
+    system_prompt: str = Field(min_length=1, max_length=50_000)
+    user_template: str = Field(min_length=1, max_length=50_000)
+    model: str = Field(default="claude-sonnet-4-5", min_length=1, max_length=100)
+    max_tokens: int = Field(default=4000, ge=1, le=64_000)
+    temperature: float = Field(default=0.7, ge=0, le=1)
+    knowledge_tiers: tuple[int, ...] = ()
+    language: str | None = None
+
+    @field_validator("user_template")
+    @classmethod
+    def _known_variables(cls, value: str) -> str:
+        unknown = template_variables(value) - TEMPLATE_VARIABLES
+        if unknown:
+            names = ", ".join(f"{{{{{v}}}}}" for v in sorted(unknown))
+            raise ValueError(
+                f"uses {names}, which no step provides; use {', '.join(sorted(TEMPLATE_VARIABLES))}"
+            )
+        return value
+
+
+class Provider(_Item):
+    type: Literal["llm", "tts", "image", "render"]
+    engine: str = Field(min_length=1, max_length=60)
+    settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    key_env: str | None = Field(
+        default=None, pattern=r"^[A-Z][A-Z0-9_]{0,63}$", description="env variable with the key"
+    )
+
+
+class ScriptPreset(_Item):
+    generator: str = "offline-draft"
+
+
+class VoicePreset(_Item):
+    engine: str = "espeak-ng"
+    voice: str = Field(min_length=1, max_length=100)
+    rate_wpm: int = Field(default=165, ge=80, le=450)
+    pitch: int = Field(default=45, ge=0, le=99)
+    sentence_pause_ms: int = Field(default=280, ge=0, le=3000)
+    section_pause_ms: int = Field(default=650, ge=0, le=5000)
+    style: str | None = None
+    style_degree: float = Field(default=1.0, ge=0.01, le=2.0)
+    role: str | None = None
+    prosody_rate: str = "0%"
+    prosody_pitch: str = "0%"
+    prosody_volume: str = "0%"
+
+
+class VideoPreset(_Item):
+    width: int = Field(default=1920, ge=16, le=7680)
+    height: int = Field(default=1080, ge=16, le=7680)
+    fps: int = Field(default=30, ge=1, le=120)
+    crf: int = Field(default=20, ge=0, le=51)
+    x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = (
+        "veryfast"
+    )
+    # What the renderer supports today; hardware encoders come with the renderer's own work.
+    encoder: Literal["libx264"] = "libx264"
+    pixel_format: Literal["yuv420p"] = "yuv420p"
+    audio_codec: Literal["aac"] = "aac"
+    bitrate: str | None = Field(
+        default=None, pattern=r"^[0-9]+[kM]$", description="video bitrate cap, e.g. 8M"
+    )
+    audio_bitrate: str = Field(default="160k", pattern=r"^[0-9]+k$")
+    pool: str = Field(default="cpu", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    title_card_s: float = Field(default=3.0, ge=0.5, le=15.0)
+
+
+class EffectsPreset(_Item):
+    ken_burns: bool = False
+    transition: Literal["cut", "fade"] = "cut"
+    transition_s: float = Field(default=0.5, ge=0, le=5)
+    music: str | None = None
+    music_volume_db: float = Field(default=-18.0, ge=-60, le=0)
+    ducking_db: float = Field(default=-10.0, ge=-40, le=0)
+
+
+class SsmlPreset(_Item):
+    pauses_ms: dict[str, int] = Field(default_factory=dict, description="stage direction -> pause")
+
+
+class Validator(_Item):
+    message: str = Field(min_length=1, max_length=500)
+    min_sections: int = Field(default=0, ge=0, le=50)
+    min_words: int = Field(default=0, ge=0)
+    max_words: int = Field(default=100_000, ge=1)
+    forbidden_patterns: tuple[str, ...] = ()
+
+    @field_validator("forbidden_patterns")
+    @classmethod
+    def _regexes(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as err:
+                raise ValueError(f"{pattern!r} is not a regular expression: {err}") from err
+        return patterns
+
+
+class RecipeStep(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    step: Literal["script", "tts", "render"]
+    prompts: dict[str, str] = Field(default_factory=dict, description="language -> prompt slug")
+    validators: tuple[str, ...] = ()
+
+
+class Recipe(_Item):
+    name: str = Field(default="", max_length=120)
+    format: Literal["16:9", "9:16", "1:1"] = "16:9"
+    steps: tuple[RecipeStep, ...] = (
+        RecipeStep(step="script"),
+        RecipeStep(step="tts"),
+        RecipeStep(step="render"),
+    )
+    script_preset: str = "offline"
+    video_preset: str = "landscape-1080p30"
+    effects_preset: str | None = None
+    default_language: str = "en-US"
+    default_duration: Literal["short", "medium", "long"] = "medium"
+
+
+class Knowledge(_Item):
+    tier: int = Field(ge=1, le=5)
+    title: str = Field(min_length=1, max_length=200)
+    content: str = Field(min_length=1, max_length=50_000)
+    language: str | None = None
+
+
+class Project(_Item):
+    name: str = Field(min_length=1, max_length=120)
+    recipes: tuple[str, ...] = ()
+    default_recipe: str | None = None
+    default_language: str = "en-US"
+
+
+PRESET_TYPES: dict[str, type[_Item]] = {
+    "script": ScriptPreset,
+    "voice": VoicePreset,
+    "video": VideoPreset,
+    "effects": EffectsPreset,
+    "ssml": SsmlPreset,
+}
+# API kind -> (KV prefix, model); presets pick their model by type (`voice.en-US`).
+KINDS: dict[str, tuple[str, type[_Item] | None]] = {
+    "prompts": ("prompt", Prompt),
+    "providers": ("provider", Provider),
+    "presets": ("preset", None),
+    "validators": ("validator", Validator),
+    "recipes": ("recipe", Recipe),
+    "knowledge": ("knowledge", Knowledge),
+    "projects": ("project", Project),
+}
+
+
+class JobConfig(BaseModel):
+    """The fully resolved configuration a job runs with, and the version of every item (its manifest)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    recipe: Recipe
+    script: ScriptPreset
+    voice: VoicePreset
+    video: VideoPreset
+    prompts: dict[str, Prompt] = Field(default_factory=dict)
+    validators: dict[str, Validator] = Field(default_factory=dict)
+    knowledge: dict[str, Knowledge] = Field(default_factory=dict)
+    versions: dict[str, int] = Field(default_factory=dict)
+
+
+def config_key(kind: str, name: str) -> str:
+    """KV key of one item: `recipe.narrated-story`, `preset.voice.en-US`, ..."""
+    return f"{kind}.{name}"

@@ -1,0 +1,365 @@
+"""`decide(state, command) -> events`: every rule of the job lifecycle, as one pure function.
+
+Decisions fold their own events as they go (`_Decision.emit`), so a chain such as
+"skip a step whose output already exists, then request the next" reads top to bottom. Refusals raise
+`TransitionRefused` with a reason a person can act on. Deterministic event ids (uuid5 of the job,
+step and attempt) make a repeated decision dedup on `Nats-Msg-Id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from shared import commands as cmd
+from shared import events as ev
+from shared.errors import TransitionRefused
+from shared.jobstate import (
+    COLUMN_ORDER,
+    RUNNING_STATE,
+    STEP_OF_RUNNING,
+    Column,
+    JobState,
+    evolve,
+)
+from shared.jobstate import JobStateName as S
+
+UPSTREAM: dict[str, tuple[str, ...]] = {"script": (), "tts": ("script",), "render": ("script", "tts")}
+NEXT_STEP: dict[str, str] = {"script": "tts", "tts": "render"}
+
+
+def input_hash(state: JobState, step: str, instruction: str | None = None) -> str:
+    """What a step's output depends on: the job's inputs, its config snapshot and upstream artifacts."""
+    assert state.config is not None
+    basis = {
+        "step": step,
+        "title": state.title,
+        "brief": state.brief,
+        "language": state.language,
+        "images": list(state.images),
+        "config": state.config.model_dump(mode="json"),
+        "instruction": instruction,
+        "upstream": sorted(a.sha256 for up in UPSTREAM[step] for a in state.artifacts_of(up)),
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+
+class _Decision:
+    def __init__(self, state: JobState, actor: str) -> None:
+        self.state = state
+        self.actor = actor
+        self.events: list[ev.Event] = []
+
+    def emit(self, event: ev.Event) -> None:
+        self.events.append(event)
+        self.state = evolve(self.state, event)
+
+    def transition(self, to: S, trigger: ev.Trigger, reason: str = "", target: Column | None = None) -> None:
+        assert self.state.state is not None
+        self.emit(
+            ev.AutoTransition(
+                job_id=self.state.job_id,
+                actor=self.actor,
+                from_state=self.state.state,
+                to_state=to,
+                trigger=trigger,
+                reason=reason,
+                target_step=target,
+                event_id=ev.event_id_for(self.state.job_id, "transition", self.state.events_applied),
+            )
+        )
+
+    def request(self, step: str, instruction: str | None = None) -> None:
+        """Ask for `step`, or skip it when its output for the same inputs is already there."""
+        job = self.state
+        digest = input_hash(job, step, instruction)
+        previous = job.step(step)
+        if (
+            previous.status in ("completed", "skipped")
+            and previous.input_hash == digest
+            and job.artifacts_of(step)
+        ):
+            self.emit(
+                ev.StepSkipped(
+                    job_id=job.job_id,
+                    actor=self.actor,
+                    step=step,
+                    input_hash=digest,
+                    reason="output for the same inputs and config already exists",
+                )
+            )
+            self.advance()
+            return
+        attempt = previous.attempt + 1
+        assert job.config is not None
+        self.emit(
+            ev.StepRequested(
+                job_id=job.job_id,
+                actor=self.actor,
+                step=step,
+                attempt=attempt,
+                input_hash=digest,
+                pool=job.config.video.pool if step == "render" else None,
+                instruction=instruction,
+                event_id=ev.event_id_for(job.job_id, step, attempt, "requested"),
+            )
+        )
+
+    def advance(self) -> None:
+        """From a *_DONE state: go on if Auto video is on or the person's target lies further."""
+        job = self.state
+        target = COLUMN_ORDER.index(job.target) if job.target else 0
+        trigger: ev.Trigger = "auto_advance" if job.auto_video else "user_action"
+        if job.state == S.SCRIPT_DONE and (job.auto_video or target >= COLUMN_ORDER.index(Column.NARRACAO)):
+            self.transition(S.TTS_RUNNING, trigger)
+            self.request("tts")
+        elif job.state == S.TTS_DONE and job.auto_video:
+            self.transition(S.RENDER_RUNNING, "auto_advance")
+            self.request("render")
+        elif job.state == S.TTS_DONE and target >= COLUMN_ORDER.index(Column.VIDEO):
+            self.transition(
+                S.RENDER_READY, "step_complete", "Auto video is off: waiting for a render request"
+            )
+            if target >= COLUMN_ORDER.index(Column.CONCLUIDO):
+                self.transition(S.RENDER_RUNNING, "user_action")
+                self.request("render")
+        elif job.state == S.RENDER_READY and job.auto_video:
+            self.transition(S.RENDER_RUNNING, "user_action", "Auto video was switched on")
+            self.request("render")
+
+
+def _running(state: JobState, step: str, attempt: int, action: str) -> None:
+    """Refuse work reports that do not belong to the step attempt now running (stale or duplicate)."""
+    current = state.step(step)
+    if (
+        state.state != RUNNING_STATE[step]
+        or current.attempt != attempt
+        or current.status
+        not in (
+            "requested",
+            "running",
+        )
+    ):
+        raise TransitionRefused(
+            str(state.state), action, f"{step} attempt {attempt} is not running (now {current.status})"
+        )
+
+
+def _create(d: _Decision, c: cmd.CreateJob) -> None:
+    if d.state.state is not None:
+        raise TransitionRefused(str(d.state.state), "create", "the job already exists")
+    created = ev.JobCreated(
+        job_id=d.state.job_id,
+        actor=c.actor,
+        title=c.title,
+        brief=c.brief,
+        language=c.language,
+        images=c.images,
+        auto_video=c.auto_video,
+        options=c.options,
+        config=c.config,
+    )
+    d.emit(created)
+    # complete input makes the job READY at once; DRAFT stays visible in its history
+    d.emit(ev.JobConfigured.model_validate(created.model_dump(exclude={"event_id", "config"})))
+
+
+def _configure(d: _Decision, c: cmd.Configure) -> None:
+    if d.state.state not in (S.DRAFT, S.READY):
+        raise TransitionRefused(
+            str(d.state.state), "edit", "only a job that has not started (DRAFT or READY) can be edited"
+        )
+    d.emit(ev.JobConfigured(job_id=d.state.job_id, **c.model_dump(exclude={"config"}), config=c.config))
+
+
+def _set_auto_video(d: _Decision, c: cmd.SetAutoVideo) -> None:
+    if d.state.state == S.DONE:
+        raise TransitionRefused(str(d.state.state), "switch Auto video of", "the video is already done")
+    if d.state.auto_video == c.enabled:
+        return
+    d.emit(ev.AutoVideoSet(job_id=d.state.job_id, actor=c.actor, enabled=c.enabled))
+    if c.enabled and d.state.state in (S.SCRIPT_DONE, S.TTS_DONE, S.RENDER_READY):
+        d.advance()
+
+
+def _move(d: _Decision, c: cmd.MoveToColumn) -> None:
+    job = d.state
+    assert job.state is not None
+    if job.state in STEP_OF_RUNNING:
+        raise TransitionRefused(job.state, f"move to {c.column}", "a step is running; wait for it or cancel")
+    if job.state in (S.FAILED, S.CANCELLED):
+        raise TransitionRefused(job.state, f"move to {c.column}", "resume or retry the job first")
+    here, there = COLUMN_ORDER.index(job.column), COLUMN_ORDER.index(c.column)
+    if there < here:
+        raise TransitionRefused(
+            job.state, f"move to {c.column}", f"jobs only move forward, and this one is in {job.column}"
+        )
+    if job.state == S.DONE or there == here:
+        return
+    target = c.column
+    if job.state == S.DRAFT:
+        d.transition(S.READY, "user_action", target=target)
+    if d.state.state == S.READY:
+        d.transition(S.SCRIPTING, "user_action", target=target)
+        d.request("script")
+    elif d.state.state == S.SCRIPT_DONE:
+        d.transition(S.TTS_RUNNING, "user_action", target=target)
+        d.request("tts")
+    elif d.state.state == S.TTS_DONE:
+        d.transition(S.RENDER_READY, "user_action", target=target)
+        if c.column == Column.CONCLUIDO:
+            d.transition(S.RENDER_RUNNING, "user_action")
+            d.request("render")
+    elif d.state.state == S.RENDER_READY:
+        d.transition(S.RENDER_RUNNING, "user_action", target=target)
+        d.request("render")
+
+
+def _start(d: _Decision, c: cmd.StartStep) -> None:
+    _running(d.state, c.step, c.attempt, "start a step of")
+    current = d.state.step(c.step)
+    if current.status == "running" and current.worker == c.worker:
+        return
+    job_id = d.state.job_id
+    if current.status == "running" and current.worker and not c.redelivered:
+        raise TransitionRefused(
+            str(d.state.state),
+            "start a step of",
+            f"{c.step} attempt {c.attempt} already runs on {current.worker}",
+        )
+    if current.status == "running" and current.worker:
+        d.emit(
+            ev.LockStolen(
+                job_id=job_id,
+                actor=c.actor,
+                step=c.step,
+                attempt=c.attempt,
+                previous_worker=current.worker,
+                worker=c.worker,
+            )
+        )
+    d.emit(ev.StepStarted(job_id=job_id, actor=c.actor, step=c.step, attempt=c.attempt, worker=c.worker))
+
+
+def _artifact(d: _Decision, c: cmd.RecordArtifact) -> None:
+    _running(d.state, c.step, c.attempt, "record an artifact of")
+    existing = d.state.artifacts.get(c.name)
+    if existing and existing.sha256 == c.sha256 and existing.object_name == c.object_name:
+        return
+    fields = c.model_dump(exclude={"actor"})
+    d.emit(
+        ev.ArtifactWritten(
+            job_id=d.state.job_id,
+            actor=c.actor,
+            event_id=ev.event_id_for(d.state.job_id, c.step, c.attempt, c.name, c.sha256),
+            **fields,
+        )
+    )
+
+
+def _complete(d: _Decision, c: cmd.CompleteStep) -> None:
+    _running(d.state, c.step, c.attempt, "complete a step of")
+    job_id = d.state.job_id
+    d.emit(
+        ev.StepCompleted(
+            job_id=job_id,
+            actor=c.actor,
+            step=c.step,
+            attempt=c.attempt,
+            input_hash=d.state.step(c.step).input_hash,
+            duration_s=c.duration_s,
+            metrics=c.metrics,
+            event_id=ev.event_id_for(job_id, c.step, c.attempt, "completed"),
+        )
+    )
+    if c.step == "render":
+        video = next((a.name for a in d.state.artifacts_of("render") if a.kind == "video"), "")
+        created = d.state.created_at or d.state.updated_at
+        assert created is not None and d.state.updated_at is not None
+        d.emit(
+            ev.JobCompleted(
+                job_id=job_id,
+                actor=c.actor,
+                video=video,
+                duration_s=(d.state.updated_at - created).total_seconds(),
+                event_id=ev.event_id_for(job_id, "completed", c.attempt),
+            )
+        )
+
+
+def _fail(d: _Decision, c: cmd.FailStep) -> None:
+    _running(d.state, c.step, c.attempt, "fail a step of")
+    job_id = d.state.job_id
+    d.emit(
+        ev.StepFailed(
+            job_id=job_id, actor=c.actor, step=c.step, attempt=c.attempt, error=c.error, code=c.code
+        )
+    )
+    d.emit(ev.JobFailed(job_id=job_id, actor=c.actor, step=c.step, error=c.error))
+
+
+def _cancel(d: _Decision, c: cmd.Cancel) -> None:
+    job = d.state
+    if job.state not in STEP_OF_RUNNING:
+        raise TransitionRefused(str(job.state), "cancel", "only a job with a running step can be cancelled")
+    d.emit(
+        ev.JobCancelled(job_id=job.job_id, actor=c.actor, step=STEP_OF_RUNNING[job.state], reason=c.reason)
+    )
+
+
+def _resume(d: _Decision, c: cmd.Resume) -> None:
+    job = d.state
+    if job.state not in (S.FAILED, S.CANCELLED):
+        raise TransitionRefused(str(job.state), "resume", "only failed or cancelled jobs can be resumed")
+    step = (job.failed_step if job.state == S.FAILED else job.current_step) or "script"
+    d.emit(
+        ev.JobResumed(
+            job_id=job.job_id,
+            actor=c.actor,
+            step=step,
+            retry_count=job.retry_count + 1,
+            instruction=c.instruction,
+        )
+    )
+    d.request(step, c.instruction)
+
+
+def decide(state: JobState, command: cmd.Command) -> list[ev.Event]:
+    """The events that `command` causes in `state`; raises TransitionRefused when it is not allowed."""
+    d = _Decision(state, command.actor)
+    if state.state is None and not isinstance(command, cmd.CreateJob):
+        raise TransitionRefused("(none)", type(command).__name__, "the job does not exist")
+    match command:
+        case cmd.CreateJob():
+            _create(d, command)
+        case cmd.Configure():
+            _configure(d, command)
+        case cmd.SetAutoVideo():
+            _set_auto_video(d, command)
+        case cmd.MoveToColumn():
+            _move(d, command)
+        case cmd.Advance():
+            if state.state in (S.SCRIPT_DONE, S.TTS_DONE):
+                d.advance()
+        case cmd.StartStep():
+            _start(d, command)
+        case cmd.ReportProgress():
+            _running(state, command.step, command.attempt, "report progress of")
+            d.emit(
+                ev.StepProgress(
+                    job_id=state.job_id, actor=command.actor, **command.model_dump(exclude={"actor"})
+                )
+            )
+        case cmd.RecordArtifact():
+            _artifact(d, command)
+        case cmd.CompleteStep():
+            _complete(d, command)
+        case cmd.FailStep():
+            _fail(d, command)
+        case cmd.Cancel():
+            _cancel(d, command)
+        case cmd.Resume():
+            _resume(d, command)
+        case _:
+            raise TypeError(f"unknown command {type(command).__name__}")
+    return d.events

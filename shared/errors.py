@@ -1,0 +1,79 @@
+"""The error tree of Video Factory.
+
+VideoFactoryError
+├── InvalidInput           bad input from a person or a system; names the field and the fix
+├── ConcurrencyConflict    another writer appended to the job first; reload and decide again
+├── TransitionRefused      the command is not allowed in the job's current state
+├── NotFound               no such job or artifact
+├── StepError              raised by a step adapter while doing work
+│   ├── RetryableError     transient: nack the work item, redeliver with backoff
+│   └── PermanentError     will not get better: record `step_failed` with the message, then term
+└── InfrastructureError    NATS, the database or FFmpeg misbehaved (translated at the boundary)
+"""
+
+from __future__ import annotations
+
+
+class VideoFactoryError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class InvalidInput(VideoFactoryError):
+    """`errors` lists every problem found ({field, message}); `field`/`message` are the first."""
+
+    def __init__(self, field: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+        self.errors = errors or [{"field": field, "message": message}]
+
+    @classmethod
+    def of(cls, errors: list[dict[str, str]], summary: str) -> InvalidInput:
+        first = errors[0]
+        return cls(first["field"], summary, errors)
+
+
+class ConcurrencyConflict(VideoFactoryError):
+    def __init__(self, job_id: str, expected_seq: int) -> None:
+        super().__init__(
+            f"job {job_id} changed since sequence {expected_seq}; reload its events and decide again"
+        )
+        self.job_id = job_id
+        self.expected_seq = expected_seq
+
+
+class TransitionRefused(VideoFactoryError):
+    def __init__(self, state: str, action: str, reason: str = "") -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"cannot {action} a job in state {state}{detail}")
+        self.state = state
+        self.action = action
+        self.reason = reason
+
+
+class NotFound(VideoFactoryError):
+    pass
+
+
+class StepError(VideoFactoryError):
+    """Raised by step adapters. `message` is shown to the user as is."""
+
+    code = "step_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+
+
+class RetryableError(StepError):
+    code = "retryable"
+
+
+class PermanentError(StepError):
+    code = "permanent"
+
+
+class InfrastructureError(VideoFactoryError):
+    pass

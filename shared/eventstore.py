@@ -1,0 +1,148 @@
+"""Load, fold and append the events of one job; the optimistic-concurrency loop lives here.
+
+`execute(job_id, command)` is the only write path for job state: load the job's events, `decide`,
+append with the expected last sequence; on a conflict reload and decide again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from nats.js import api as js_api
+
+from shared import metrics, names, telemetry
+from shared.bus import Bus
+from shared.commands import Command
+from shared.decide import decide
+from shared.errors import ConcurrencyConflict
+from shared.events import Event, parse_event
+from shared.jobstate import JobState, evolve
+
+
+@dataclass(frozen=True)
+class JobStream:
+    """One job as loaded from JOB_EVENTS: its folded state, last sequence and the trace it started."""
+
+    state: JobState
+    last_seq: int
+    root_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+DIRECT_READS = 8  # beyond this many new events, an ordered consumer is cheaper than direct gets
+
+
+class EventStore:
+    def __init__(self, bus: Bus, cache_size: int = 2048) -> None:
+        self.bus = bus
+        self._cache: OrderedDict[str, JobStream] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def read(self, job_id: str, after_seq: int = 0) -> list[tuple[int, Event, Mapping[str, str]]]:
+        """Events of `job_id` with stream sequence > `after_seq`, in order, with their headers.
+
+        A few new events (the usual case: a cached job moved on) are fetched with direct gets; a long
+        history through an ordered consumer, which streams them.
+        """
+        subject = names.job_subject(job_id)
+        last = await self.bus.last_sequence(subject)
+        if last <= after_seq:
+            return []
+        rows: list[tuple[int, Event, Mapping[str, str]]] = []
+        seq = after_seq + 1
+        while len(rows) < DIRECT_READS:
+            found, data, headers = await self.bus.next_on_subject(subject, seq)
+            rows.append((found, parse_event(data), headers))
+            if found >= last:
+                return rows
+            seq = found + 1
+        return rows + await self._stream(subject, rows[-1][0], last)
+
+    async def _stream(
+        self, subject: str, after_seq: int, last: int
+    ) -> list[tuple[int, Event, Mapping[str, str]]]:
+        config = js_api.ConsumerConfig(
+            deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1
+        )
+        sub = await self.bus.js.subscribe(subject, ordered_consumer=True, config=config)
+        out: list[tuple[int, Event, Mapping[str, str]]] = []
+        try:
+            while True:
+                msg = await sub.next_msg(timeout=10)
+                seq = msg.metadata.sequence.stream
+                out.append((seq, parse_event(msg.data), dict(msg.headers or {})))
+                if seq >= last:
+                    return out
+        finally:
+            await sub.unsubscribe()
+
+    async def load(self, job_id: str) -> JobStream:
+        cached = self._cache.get(job_id)
+        base = cached or JobStream(JobState(job_id=job_id), 0)
+        rows = await self.read(job_id, base.last_seq)
+        state, last_seq, root = base.state, base.last_seq, dict(base.root_headers)
+        for seq, event, headers in rows:
+            if not root:
+                root = {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
+            state, last_seq = evolve(state, event), seq
+        loaded = JobStream(state, last_seq, root)
+        self._remember(loaded)
+        return loaded
+
+    def _remember(self, stream: JobStream) -> None:
+        self._cache[stream.state.job_id] = stream
+        self._cache.move_to_end(stream.state.job_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def append(self, job_id: str, events: list[Event], expected_seq: int) -> int:
+        """Append `events` in order; raises ConcurrencyConflict if the job moved past `expected_seq`."""
+        subject = names.job_subject(job_id)
+        seq = expected_seq
+        for event in events:
+            ack = await self.bus.append(subject, event.to_json(), str(event.event_id), seq, job_id)
+            if ack.duplicate:
+                # Someone already stored this very event: our view is stale, reload and decide again.
+                self._cache.pop(job_id, None)
+                raise ConcurrencyConflict(job_id, seq)
+            seq = ack.seq
+            metrics.EVENTS_APPENDED.labels(event.type).inc()
+        return seq
+
+    async def execute(
+        self, job_id: str, command: Command, *, join_job_trace: bool = False
+    ) -> tuple[JobState, list[Event]]:
+        """Decide and append, retrying on conflicts. Raises TransitionRefused when not allowed.
+
+        With `join_job_trace` (commands from people, not from messages), the work joins the trace
+        that the job's creation started, so a job keeps one trace from start to end.
+        """
+        for attempt in range(50):
+            stream = await self.load(job_id)
+            events = decide(stream.state, command)
+            if not events:
+                return stream.state, []
+            parent = stream.root_headers if join_job_trace and stream.root_headers else None
+            try:
+                with telemetry.span(
+                    f"decide {type(command).__name__}", self.bus.service, parent, job_id=job_id
+                ):
+                    last = await self.append(job_id, events, stream.last_seq)
+            except ConcurrencyConflict:
+                self._cache.pop(job_id, None)
+                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter only
+                continue
+            state = stream.state
+            for event in events:
+                state = evolve(state, event)
+            self._remember(JobStream(state, last, stream.root_headers or self._root_of(job_id)))
+            return state, events
+        raise ConcurrencyConflict(job_id, -1)
+
+    def _root_of(self, job_id: str) -> Mapping[str, str]:
+        headers: dict[str, str] = {}
+        telemetry.inject(headers)
+        return headers

@@ -1,0 +1,144 @@
+"""HTTP error handling shared by every service API: every refusal is an ErrorOut body, never a trace."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.configstore import ConfigUnavailable
+from shared.errors import InfrastructureError, InvalidInput, NotFound, TransitionRefused
+
+log = logging.getLogger(__name__)
+
+
+class ErrorOut(BaseModel):
+    """Every error an API returns: a stable `code`, a sentence for people, the field at fault."""
+
+    code: str
+    message: str
+    field: str | None = None
+    errors: list[dict[str, str]] = Field(default_factory=list)
+
+
+_FRIENDLY = {
+    "string_too_short": "is required and cannot be empty",
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this request; remove it",
+}
+
+
+def _field(loc: tuple[object, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def _message(error: Any) -> str:
+    kind = str(error.get("type", ""))
+    if kind == "string_too_long":
+        ctx = error.get("ctx") or {}
+        limit = ctx.get("max_length") if isinstance(ctx, dict) else None
+        return f"is too long: at most {limit} characters; shorten it"
+    if kind in _FRIENDLY:
+        return _FRIENDLY[kind]
+    return str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+
+
+def describe(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic's errors as {field, message} pairs a person can act on."""
+    return [{"field": _field(tuple(e["loc"])), "message": _message(e)} for e in errors]
+
+
+def _body(status: int, body: ErrorOut) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body.model_dump())
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = describe(exc.errors())
+        first = errors[0] if errors else {"field": "body", "message": "is not valid JSON"}
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return _body(
+            422, ErrorOut(code="invalid_input", message=message, field=first["field"], errors=errors)
+        )
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors[:5])
+        return _body(422, ErrorOut(code="invalid_input", message=message, field=exc.field, errors=exc.errors))
+
+    @app.exception_handler(TransitionRefused)
+    async def _refused(_: Request, exc: TransitionRefused) -> JSONResponse:
+        return _body(409, ErrorOut(code="transition_refused", message=str(exc), field="state"))
+
+    @app.exception_handler(NotFound)
+    async def _missing(_: Request, exc: NotFound) -> JSONResponse:
+        return _body(404, ErrorOut(code="not_found", message=str(exc)))
+
+    @app.exception_handler(ConfigUnavailable)
+    async def _config(_: Request, exc: ConfigUnavailable) -> JSONResponse:
+        return _body(503, ErrorOut(code="config_unavailable", message=str(exc)))
+
+    @app.exception_handler(InfrastructureError)
+    async def _infra(_: Request, exc: InfrastructureError) -> JSONResponse:
+        log.error("infrastructure error: %s", exc)
+        return _body(
+            503, ErrorOut(code="unavailable", message="a backing service is unavailable; try again shortly")
+        )
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+        message = "something went wrong on our side; it was logged, and nothing you sent was lost"
+        return _body(500, ErrorOut(code="internal", message=message))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
+        return _body(exc.status_code, ErrorOut(code=code, message=str(exc.detail)))
+
+
+class JsonTooLarge:
+    """Starlette's body-size limit answers 413 in plain text before any handler runs; send our
+    error body instead, so every error the API returns has the same shape."""
+
+    BODY = ErrorOut(
+        code="too_large",
+        message="the request is too large: JSON up to 1 MB, a batch file up to 5 MB, an image up to 25 MB",
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def reply(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                headers = dict(message.get("headers", []))
+                if headers.get(b"content-type", b"").startswith(b"text/plain"):
+                    replaced = True
+                    body = self.BODY.model_dump_json().encode()
+                    length = str(len(body)).encode()
+                    start = [(b"content-type", b"application/json"), (b"content-length", length)]
+                    await send({"type": "http.response.start", "status": 413, "headers": start})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+            if not replaced:
+                await send(message)
+
+        await self.app(scope, receive, reply)

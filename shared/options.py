@@ -1,0 +1,24 @@
+"""A job's creative options (the board's "New video" form): each one changes what gets made."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+StoryType = Literal["historia_geral", "drama", "misterio"]
+DurationPreset = Literal["short", "medium", "long"]
+VisualMode = Literal["automatic", "manual_upload"]
+
+# How many script sections each duration preset asks the writer for.
+SECTIONS: dict[str, int] = {"short": 3, "medium": 4, "long": 6}
+
+
+class JobOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    story_type: StoryType = "historia_geral"
+    duration_preset: DurationPreset = "medium"
+    voice_preset: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+    visual_mode: VisualMode = "automatic"
+    images_count: int = Field(default=4, ge=1, le=10)

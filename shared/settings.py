@@ -1,0 +1,55 @@
+"""Settings shared by every service: one validated pydantic-settings class.
+
+`NATS_URL` and `DATABASE_URL` are read as is; everything else is `VFO_<NAME>`.
+Unset `NATS_URL` / `DATABASE_URL` mean "embedded": `vfo up` starts its own NATS and uses SQLite.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VFO_", extra="ignore", frozen=True)
+
+    nats_url: str | None = Field(default=None, validation_alias=AliasChoices("NATS_URL", "VFO_NATS_URL"))
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "VFO_DATABASE_URL")
+    )
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    log_level: str = "INFO"
+    # Where spans go: "none", "console", "otlp" (standard OTEL_EXPORTER_OTLP_* variables) or a file path
+    # that receives one JSON span per line.
+    traces: str = "none"
+    # How long a worker may be silent before its work item is redelivered to another worker.
+    ack_wait_s: float = Field(default=30.0, gt=0)
+    max_deliver: int = Field(default=5, ge=1)
+    render_pool: str = Field(default="cpu", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    ffmpeg_path: str | None = None
+    font_path: Path | None = None
+    worker_id: str | None = None
+    # Encrypts webhook signing secrets at rest; generated into <data-dir>/secret.key when unset.
+    secret_key: SecretStr | None = None
+    # Hosts or CIDRs a webhook may target even though they are private (self-hosted receivers).
+    webhook_allow_hosts: str = ""
+    # Seconds before each retry of a webhook delivery (the published schedule).
+    webhook_backoff_s: str = "5,300,1800,7200,18000,36000"
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    public_url: str = Field(default="", description="how receivers reach the API, for links in webhooks")
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy async URL: `DATABASE_URL` if set, else SQLite in the data dir."""
+        from shared.db.engine import async_url
+
+        return async_url(self.database_url or f"sqlite:///{(self.data_dir / 'vfo.db').resolve()}")

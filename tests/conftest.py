@@ -1,0 +1,150 @@
+"""Fixtures: a real nats-server per test (free port, temp store), a fresh database per test
+(PostgreSQL when TEST_DATABASE_URL is set, else SQLite), and the whole stack in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+from shared.bus import Bus
+from shared.eventstore import EventStore
+from shared.natsserver import EmbeddedNats, free_port
+from shared.settings import Settings
+from vfo.stack import Stack
+
+BRIEF = (
+    "Octopuses have three hearts. Two of them pump blood through the gills, and the third pumps it to the "
+    "rest of the body. Their blood is blue because it carries oxygen with hemocyanin, a copper-based protein."
+)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    server = EmbeddedNats(tmp_path / "nats").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def bus(nats_server: EmbeddedNats) -> AsyncIterator[Bus]:
+    connected = await Bus.connect(nats_server.url, "test")
+    await connected.ensure()
+    yield connected
+    await connected.close()
+
+
+@pytest.fixture
+def store(bus: Bus) -> EventStore:
+    return EventStore(bus)
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A database nobody else uses: a new PostgreSQL database, or a new SQLite file."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'board.db'}"
+        return
+    name = f"vfo_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def stack_settings(tmp_path: Path, nats_server: EmbeddedNats, database_url: str, **extra: object) -> Settings:
+    return Settings(
+        NATS_URL=nats_server.url,
+        DATABASE_URL=database_url,
+        data_dir=tmp_path / "data",
+        port=free_port(),
+        ack_wait_s=5,
+        **extra,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, nats_server: EmbeddedNats, database_url: str) -> Settings:
+    return stack_settings(tmp_path, nats_server, database_url)
+
+
+@pytest.fixture
+async def stack(settings: Settings) -> AsyncIterator[Stack]:
+    async with Stack(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.board_url, timeout=30) as http:
+        yield http
+
+
+async def wait_for_state(
+    client: httpx.AsyncClient, job_id: str, states: tuple[str, ...], timeout: float = 120
+) -> dict[str, object]:
+    """Poll the API until the job reaches one of `states` (tests only; the product pushes)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    job: dict[str, object] = {}
+    while loop.time() < deadline:
+        job = (await client.get(f"/api/v1/jobs/{job_id}")).json()
+        if job.get("state") in states:
+            return job
+        await asyncio.sleep(0.2)
+    raise AssertionError(
+        f"job {job_id} did not reach {states}; it is {job.get('state')}: {job.get('last_error')}"
+    )
+
+
+class Receiver:
+    """Answers with the scripted status codes, in order (then 200), and remembers every request."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, dict[str, str]]] = []
+        self.seen: list[tuple[float, dict[str, str], bytes]] = []
+        self.app = FastAPI()
+        self.app.post("/hook")(self.hook)
+        self.port = free_port()
+
+    async def hook(self, request: Request) -> Response:
+        self.seen.append((asyncio.get_running_loop().time(), dict(request.headers), await request.body()))
+        code, headers = self.script.pop(0) if self.script else (200, {})
+        return Response(status_code=code, headers=headers)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    listening = Receiver()
+    server = uvicorn.Server(
+        uvicorn.Config(listening.app, host="127.0.0.1", port=listening.port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    yield listening
+    server.should_exit = True
+    await task

@@ -1,0 +1,38 @@
+"""Probing rendered files with PyAV (the FFmpeg wheel has no ffprobe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+
+@dataclass(frozen=True)
+class Probe:
+    video_codec: str
+    width: int
+    height: int
+    fps: float
+    video_s: float
+    audio_codec: str
+    audio_s: float
+    frames: int
+
+
+def probe(path: Path) -> Probe:
+    with av.open(str(path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        frames = sum(
+            1 for packet in container.demux(video) if packet.size
+        )  # demux ends with an empty flush packet
+        return Probe(
+            video_codec=video.codec_context.name,
+            width=video.codec_context.width,
+            height=video.codec_context.height,
+            fps=float(video.average_rate),
+            video_s=float(video.duration * video.time_base),
+            audio_codec=audio.codec_context.name,
+            audio_s=float(audio.duration * audio.time_base),
+            frames=frames,
+        )

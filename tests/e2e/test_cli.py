@@ -1,0 +1,102 @@
+"""The `vfo` command line, run as a user runs it: a video comes out, bad input gets one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from shared.natsserver import EmbeddedNats
+from tests.e2e.probe import probe
+
+CLEAN_ENV = {
+    k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL") and not k.startswith("VFO_")
+}
+
+
+def vfo(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vfo", *args],
+        cwd=cwd,
+        env={**CLEAN_ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_make_starts_a_stack_makes_the_video_and_stops(tmp_path: Path):
+    result = vfo(
+        "make", "A short one", "--brief", "Short videos are quick to make.", "--lang", "es-ES", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Video ready:" in result.stdout
+    videos = list((tmp_path / "output").glob("a-short-one-*.mp4"))
+    assert len(videos) == 1 and probe(videos[0]).video_codec == "h264"
+    assert list((tmp_path / "output").glob("*.srt")) and list((tmp_path / "output").glob("*.jpg"))
+    assert not (tmp_path / "var" / "stack.json").exists()
+
+
+def test_bad_input_is_one_clear_line_without_a_traceback(tmp_path: Path):
+    result = vfo("make", "Title", "--brief", "Brief.", "--lang", "klingon", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "language: unknown language 'klingon'; use one of en-US" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    no_brief = vfo("make", "Title", cwd=tmp_path)
+    assert no_brief.returncode == 2 and "--brief" in no_brief.stderr
+    unknown = vfo("run", "teleporter", cwd=tmp_path)
+    assert unknown.returncode == 2 and "unknown service 'teleporter'" in unknown.stderr
+    no_nats = vfo("run", "script", cwd=tmp_path)
+    assert no_nats.returncode == 2 and "NATS_URL" in no_nats.stderr and "Traceback" not in no_nats.stderr
+
+
+def test_offline_rebuild(tmp_path: Path, nats_server: EmbeddedNats):
+    result = vfo(
+        "board", "rebuild", "--data-dir", str(tmp_path / "d"), cwd=tmp_path, env={"NATS_URL": nats_server.url}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt: position 0" in result.stdout
+
+
+def test_batch_needs_a_running_stack_and_says_so(tmp_path: Path):
+    rows = tmp_path / "jobs.csv"
+    rows.write_text("title,brief\nOne,An idea.\n")
+    result = vfo("batch", str(rows), "--data-dir", str(tmp_path / "none"), cwd=tmp_path)
+    assert result.returncode == 1 and "vfo up" in result.stderr
+
+
+def test_registry_export_and_import_through_the_running_stack(tmp_path: Path):
+    import time
+
+    from shared.natsserver import free_port
+    from vfo.stack import running_stack
+
+    data = tmp_path / "d"
+    up = subprocess.Popen(
+        [sys.executable, "-m", "vfo", "up", "--port", str(free_port()), "--data-dir", str(data)],
+        cwd=tmp_path,
+        env=CLEAN_ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            if running_stack(data):
+                break
+            time.sleep(0.1)
+        exported = vfo("registry", "export", "--data-dir", str(data), "--out", "cfg.yaml", cwd=tmp_path)
+        assert exported.returncode == 0, exported.stderr
+        assert "story-script-pt" in (tmp_path / "cfg.yaml").read_text()
+        again = vfo("registry", "import", "cfg.yaml", "--data-dir", str(data), cwd=tmp_path)
+        assert again.returncode == 0 and "0 created, 0 updated" in again.stdout
+        (tmp_path / "bad.yaml").write_text("recipes:\n  - slug: x\n    video_preset: nope\n")
+        bad = vfo("registry", "import", "bad.yaml", "--data-dir", str(data), cwd=tmp_path)
+        assert bad.returncode == 2 and "recipes.x.video_preset: no active preset" in bad.stderr
+        assert bad.stderr.count("no active preset") == 1
+    finally:
+        up.terminate()
+        up.wait(30)

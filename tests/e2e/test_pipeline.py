@@ -1,0 +1,169 @@
+"""End to end: a title goes in, a narrated MP4 comes out (real NATS, real database, real FFmpeg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import BRIEF, wait_for_state
+from tests.e2e.probe import probe
+
+STATES = ["DRAFT", "READY", "SCRIPTING", "SCRIPT_DONE", "TTS_RUNNING", "TTS_DONE", "RENDER_RUNNING", "DONE"]
+
+
+async def download(client: httpx.AsyncClient, url: str, dest: Path) -> Path:
+    response = await client.get(url)
+    response.raise_for_status()
+    dest.write_bytes(response.content)
+    return dest
+
+
+async def test_a_title_becomes_a_narrated_video(client: httpx.AsyncClient, tmp_path: Path):
+    # given a new job, started right away
+    created = await client.post(
+        "/api/v1/jobs",
+        json={"title": "Why octopuses have three hearts", "brief": BRIEF, "start": "CONCLUIDO"},
+    )
+    assert created.status_code == 201
+    # when the pipeline runs
+    job = await wait_for_state(client, created.json()["id"], ("DONE", "FAILED"))
+    # then it went through every state in order, once
+    assert job["state"] == "DONE", job["last_error"]
+    seen = [job["events"][0]["type"] == "job_created" and "DRAFT"]
+    seen += [e["payload"]["to_state"] for e in job["events"] if e["type"] == "auto_transition"]
+    done_states = {"step_completed": {"script": "SCRIPT_DONE", "tts": "TTS_DONE", "render": "DONE"}}
+    ordered = []
+    for event in job["events"]:
+        if event["type"] == "job_created":
+            ordered.append("DRAFT")
+        elif event["type"] == "job_configured":
+            ordered.append("READY")
+        elif event["type"] == "auto_transition":
+            ordered.append(event["payload"]["to_state"])
+        elif event["type"] == "step_completed":
+            ordered.append(done_states["step_completed"][event["payload"]["step"]])
+    assert ordered == STATES
+    assert [e["type"] for e in job["events"]].count("job_completed") == 1
+    # and the video is H.264 1080p30 + AAC, as long as the narration
+    artifacts = {a["name"]: a for a in job["artifacts"]}
+    assert {
+        "script.md",
+        "outline.json",
+        "narration.wav",
+        "cues.json",
+        "video.mp4",
+        "thumbnail.jpg",
+        "subtitles.srt",
+    } <= set(artifacts)
+    video = probe(await download(client, artifacts["video.mp4"]["url"], tmp_path / "video.mp4"))
+    narration_s = artifacts["cues.json"]["metadata"]["duration_s"]
+    assert (video.video_codec, video.width, video.height, video.fps) == ("h264", 1920, 1080, 30.0)
+    assert video.audio_codec == "aac"
+    assert abs(video.video_s - narration_s) <= 0.25
+    assert abs(video.audio_s - narration_s) <= 0.25
+    assert video.frames == round(narration_s * 30)
+    srt = (await client.get(artifacts["subtitles.srt"]["url"])).text
+    assert srt.startswith("1\n00:00:00,000 --> ") and "hemocyanin" in srt
+    thumbnail = await client.get(artifacts["thumbnail.jpg"]["url"])
+    assert thumbnail.headers["content-type"] == "image/jpeg" and thumbnail.content[:2] == b"\xff\xd8"
+
+
+async def test_the_video_can_be_fetched_in_ranges(client: httpx.AsyncClient):
+    created = await client.post(
+        "/api/v1/jobs", json={"title": "Ranges", "brief": BRIEF, "start": "CONCLUIDO"}
+    )
+    job = await wait_for_state(client, created.json()["id"], ("DONE", "FAILED"))
+    url = next(a["url"] for a in job["artifacts"] if a["name"] == "video.mp4")
+    part = await client.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and len(part.content) == 100
+    assert part.headers["content-range"].startswith("bytes 100-199/")
+
+
+async def test_a_hostile_title_renders_to_a_video(client: httpx.AsyncClient):
+    title = 'It\'s "50%": a;b,[c]=d {e} \\f %{pts} drawtext=text=x'
+    created = await client.post(
+        "/api/v1/jobs", json={"title": title, "brief": "A; b: c=%{d}. [e] 'f' \\g.", "start": "CONCLUIDO"}
+    )
+    job = await wait_for_state(client, created.json()["id"], ("DONE", "FAILED"))
+    assert job["state"] == "DONE", job["last_error"]
+    assert (
+        title
+        in (await client.get(next(a["url"] for a in job["artifacts"] if a["name"] == "subtitles.srt"))).text
+    )
+
+
+def _png(colour: tuple[int, int, int], size: tuple[int, int] = (800, 600)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def test_uploaded_images_become_the_backgrounds(client: httpx.AsyncClient, tmp_path: Path):
+    import av
+
+    # given two uploaded images, pure red and pure blue
+    ids = []
+    for name, colour in (("red.png", (220, 20, 20)), ("blue.png", (20, 20, 220))):
+        response = await client.post("/api/v1/uploads", files={"file": (name, _png(colour), "image/png")})
+        assert response.status_code == 201, response.text
+        assert (response.json()["width"], response.json()["height"]) == (800, 600)
+        ids.append(response.json()["id"])
+    # when a job uses them
+    body = {"title": "My own pictures", "brief": BRIEF, "images": ids, "start": "CONCLUIDO"}
+    job = await wait_for_state(
+        client, (await client.post("/api/v1/jobs", json=body)).json()["id"], ("DONE", "FAILED")
+    )
+    assert job["state"] == "DONE", job["last_error"]
+    # then after the title card the frames show red first, then blue (sampled above the captions)
+    video = await download(
+        client, next(a["url"] for a in job["artifacts"] if a["name"] == "video.mp4"), tmp_path / "v.mp4"
+    )
+    seen = []
+    with av.open(str(video)) as container:
+        for n, frame in enumerate(container.decode(video=0)):
+            if n % 30 == 0:
+                r, _, b = frame.to_image().getpixel((960, 200))
+                seen.append("red" if r > 150 > b else "blue" if b > 150 > r else "other")
+    colours = [c for c in seen if c != "other"]
+    assert colours[0] == "red" and colours[-1] == "blue"
+    assert colours == sorted(colours, key=lambda c: c != "red")  # red, then blue, no flicker back
+
+
+async def test_a_huge_upload_is_refused_with_a_clear_error(client: httpx.AsyncClient):
+    huge = b"\x89PNG" + b"\0" * (26 * 1024 * 1024)
+    response = await client.post("/api/v1/uploads", files={"file": ("huge.png", huge, "image/png")})
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large" and "25 MB" in response.json()["message"]
+
+
+async def test_the_vertical_short_recipe_renders_9_16(client: httpx.AsyncClient, tmp_path: Path):
+    body = {"title": "Short and tall", "brief": BRIEF, "recipe": "vertical-short", "start": "CONCLUIDO"}
+    job = await wait_for_state(
+        client, (await client.post("/api/v1/jobs", json=body)).json()["id"], ("DONE", "FAILED")
+    )
+    assert job["state"] == "DONE", job["last_error"]
+    assert job["options"]["duration_preset"] == "short"  # the recipe's default
+    artifacts = {a["name"]: a for a in job["artifacts"]}
+    video = probe(await download(client, artifacts["video.mp4"]["url"], tmp_path / "v.mp4"))
+    assert (video.width, video.height, video.fps) == (1080, 1920, 30.0)
+    assert (
+        artifacts["thumbnail.jpg"]["metadata"]["width"],
+        artifacts["thumbnail.jpg"]["metadata"]["height"],
+    ) == (720, 1280)
+
+
+async def test_an_uploaded_image_is_served_with_its_type(client: httpx.AsyncClient):
+    uploaded = (
+        await client.post(
+            "/api/v1/uploads", files={"file": ("x.png", _png((1, 2, 3), (32, 32)), "image/png")}
+        )
+    ).json()
+    served = await client.get(f"/api/v1/uploads/{uploaded['id']}")
+    assert served.status_code == 200 and served.headers["content-type"] == "image/png"
+    assert (await client.get("/api/v1/uploads/" + "0" * 32)).status_code == 404
+    assert (await client.get("/api/v1/uploads/..%2f..%2fetc")).status_code in (404, 422)

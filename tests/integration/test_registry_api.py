@@ -1,0 +1,153 @@
+"""The registry: every kind versioned, with history, diff and rollback; references checked; KV in step."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import yaml
+
+from shared.bus import Bus
+from shared.config import Prompt
+from shared.configstore import ConfigReader
+from tests.conftest import BRIEF
+from vfo.stack import Stack
+
+R = "/api/v1/registry"
+SAMPLES = {
+    "prompts": (
+        {"slug": "p1", "system_prompt": "Be brief.", "user_template": "About {{title}}"},
+        {"temperature": 0.2},
+    ),
+    "providers": (
+        {"slug": "ollama", "type": "llm", "engine": "openai-compatible"},
+        {"settings": {"model": "llama3"}},
+    ),
+    "presets": ({"slug": "voice.narrator", "voice": "en-us"}, {"rate_wpm": 190}),
+    "validators": ({"slug": "v1", "message": "Too long.", "max_words": 100}, {"max_words": 200}),
+    "recipes": ({"slug": "r1", "name": "Mine"}, {"format": "1:1"}),
+    "knowledge": ({"slug": "k1", "tier": 1, "title": "Tone", "content": "Warm."}, {"content": "Warmer."}),
+    "projects": ({"slug": "studio", "name": "Studio", "recipes": ["narrated-story"]}, {"name": "Studio B"}),
+}
+BAD_REFERENCES = {
+    "recipes": ({"slug": "r2", "video_preset": "nope"}, "video_preset"),
+    "projects": ({"slug": "p2", "name": "P", "recipes": ["ghost"]}, "recipes.0"),
+}
+
+
+@pytest.mark.parametrize("kind", list(SAMPLES))
+async def test_each_kind_is_created_versioned_diffed_and_rolled_back(client: httpx.AsyncClient, kind: str):
+    first, change = SAMPLES[kind]
+    slug = first["slug"]
+    created = await client.post(f"{R}/{kind}", json=first)
+    assert created.status_code == 201, created.text
+    assert created.json()["version"] == 1
+    assert (await client.post(f"{R}/{kind}", json=first)).status_code == 409
+    saved = await client.put(f"{R}/{kind}/{slug}", json=created.json()["data"] | change)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["version"] == 2
+    diff = (await client.get(f"{R}/{kind}/{slug}/diff", params={"from": 1, "to": 2})).text
+    key = next(iter(change))
+    assert any(line.startswith("+") and key in line for line in diff.splitlines()), diff
+    back = await client.post(f"{R}/{kind}/{slug}/rollback", json={"version": 1})
+    assert back.json()["version"] == 3 and back.json()["note"] == "rollback to v1"
+    assert back.json()["data"] == created.json()["data"]
+    history = (await client.get(f"{R}/{kind}/{slug}/versions")).json()["items"]
+    assert [v["version"] for v in history] == [3, 2, 1]
+
+
+@pytest.mark.parametrize("kind", list(BAD_REFERENCES))
+async def test_a_missing_reference_is_refused_naming_the_field(client: httpx.AsyncClient, kind: str):
+    body, field = BAD_REFERENCES[kind]
+    refused = await client.post(f"{R}/{kind}", json=body)
+    assert refused.status_code == 422
+    assert field in [e["field"] for e in refused.json()["errors"]]
+    assert "create it or fix the name" in refused.json()["message"]
+
+
+async def test_templates_with_unknown_variables_and_unknown_fields_are_refused(client: httpx.AsyncClient):
+    body = {"slug": "bad", "system_prompt": "x", "user_template": "Hi {{customer_name}}", "colour": "red"}
+    refused = await client.post(f"{R}/prompts", json=body)
+    assert refused.status_code == 422
+    errors = {e["field"]: e["message"] for e in refused.json()["errors"]}
+    assert "{{customer_name}}, which no step provides" in errors["user_template"]
+    assert errors["colour"] == "is not a field of prompts; remove it"
+    live = (await client.post(f"{R}/prompts/validate", json=body)).json()
+    assert live["valid"] is False and len(live["errors"]) == 2
+
+
+async def test_an_item_in_use_cannot_be_deactivated(client: httpx.AsyncClient):
+    refused = await client.post(f"{R}/prompts/story-script-en/deactivate")
+    assert refused.status_code == 409 and "recipe narrated-story" in refused.json()["message"]
+    assert (await client.post(f"{R}/knowledge/house-style/deactivate")).json()["active"] is False
+
+
+async def test_a_job_keeps_the_prompt_version_it_started_with(client: httpx.AsyncClient):
+    # given a job created with the shipped English prompt
+    before = (await client.post("/api/v1/jobs", json={"title": "Before", "brief": BRIEF})).json()
+    prompt = (await client.get(f"{R}/prompts/story-script-en")).json()
+    # when the prompt is edited
+    edited = prompt["data"] | {"system_prompt": "A new voice for the channel."}
+    assert (await client.put(f"{R}/prompts/story-script-en", json=edited)).json()["version"] == 2
+    await asyncio.sleep(0.3)  # the board follows KV
+    after = (await client.post("/api/v1/jobs", json={"title": "After", "brief": BRIEF})).json()
+    # then the first job still has version 1 and the new job version 2
+    old = (await client.get(f"/api/v1/jobs/{before['id']}")).json()["config"]
+    new = (await client.get(f"/api/v1/jobs/{after['id']}")).json()["config"]
+    assert old["versions"]["prompt.story-script-en"] == 1 and new["versions"]["prompt.story-script-en"] == 2
+    assert old["prompts"]["story-script-en"]["system_prompt"] == prompt["data"]["system_prompt"]
+    assert set(old["knowledge"]) == {"house-style", "facts-discipline"}  # the prompt's tiers 1 and 2
+    assert new["prompts"]["story-script-en"]["system_prompt"] == "A new voice for the channel."
+
+
+async def test_kv_watchers_see_changes(client: httpx.AsyncClient, stack: Stack):
+    bus = await Bus.connect(stack.settings.nats_url or "", "test")
+    reader = ConfigReader(bus)
+    following = asyncio.create_task(reader.follow())
+    try:
+        await client.post(f"{R}/prompts", json=SAMPLES["prompts"][0])
+        for _ in range(100):
+            seen = await reader.get("prompt.p1", Prompt)
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+        assert seen and seen[1] == 1
+        changed = seen[0].model_dump() | {"temperature": 0.9}
+        await client.put(f"{R}/prompts/p1", json=changed)
+        for _ in range(100):
+            seen = await reader.get("prompt.p1", Prompt)
+            if seen and seen[1] == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert seen and seen[0].temperature == 0.9
+    finally:
+        following.cancel()
+        await bus.close()
+
+
+async def test_export_then_import_round_trips_and_a_bad_import_changes_nothing(client: httpx.AsyncClient):
+    exported = (await client.get(f"{R}/export")).text
+    document = yaml.safe_load(exported)
+    assert {"recipes", "prompts", "presets", "validators"} <= set(document)
+    again = (
+        await client.post(f"{R}/import", content=exported, headers={"content-type": "text/plain"})
+    ).json()
+    assert again == {"created": 0, "updated": 0, "unchanged": sum(len(v) for v in document.values())}
+    document["prompts"][0]["temperature"] = 0.11
+    document["recipes"].append({"slug": "broken", "video_preset": "missing"})
+    refused = await client.post(
+        f"{R}/import", content=yaml.safe_dump(document), headers={"content-type": "text/plain"}
+    )
+    assert refused.status_code == 422 and "recipes.broken.video_preset" in [
+        e["field"] for e in refused.json()["errors"]
+    ]
+    slug = document["prompts"][0]["slug"]
+    assert (await client.get(f"{R}/prompts/{slug}")).json()["version"] == 1  # nothing changed
+
+
+async def test_the_execution_map_shows_what_each_recipe_uses(client: httpx.AsyncClient):
+    recipes = {r["recipe"]: r for r in (await client.get(f"{R}/map")).json()}
+    assert {"narrated-story", "vertical-short"} <= set(recipes)
+    uses = {(u["kind"], u["slug"]) for u in recipes["vertical-short"]["uses"]}
+    assert ("prompts", "short-script-pt") in uses and ("presets", "video.portrait-1080x1920") in uses

@@ -1,0 +1,32 @@
+"""Titles and captions never reach FFmpeg: they are painted, and commands hold only our paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import ImageChops
+
+from services.render.ffmpeg import FFmpeg
+from services.render.paint import Painter
+
+HOSTILE = "x'\":;,[]=%{}\\ drawtext=text=%{pts} -> $(rm -rf /)"
+
+
+def test_the_hostile_title_is_painted_and_changes_the_picture():
+    painter = Painter(640, 360)
+    background = painter.generated("seed", 0)
+    card = painter.title_card(background, HOSTILE)
+    plain = painter.title_card(background, "x")
+    assert ImageChops.difference(card, plain).getbbox() is not None
+
+
+def test_ffmpeg_commands_contain_only_paths_and_options(tmp_path: Path):
+    ffmpeg = FFmpeg("ffmpeg")
+    args = ffmpeg.still_args(tmp_path / "1.png", 30, 30, tmp_path / "1.h264", 20, "veryfast")
+    args += ffmpeg.mux_args(tmp_path / "v.h264", tmp_path / "a.m4a", 30, tmp_path / "o.mp4")
+    assert not any(token in " ".join(args) for token in ("drawtext", "subtitles=", "textfile"))
+
+
+def test_a_bitrate_cap_reaches_the_encoder(tmp_path: Path):
+    args = FFmpeg("ffmpeg").still_args(tmp_path / "1.png", 30, 30, tmp_path / "1.h264", 20, "veryfast", "8M")
+    assert args[args.index("-maxrate") + 1] == "8M" and args[args.index("-bufsize") + 1] == "16M"

@@ -1,0 +1,3 @@
+from vfo.cli import app
+
+app()

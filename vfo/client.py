@@ -1,0 +1,105 @@
+"""`vfo make`'s client side: create a job over HTTP, follow it live (SSE), download the result."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import httpx
+from httpx_sse import aconnect_sse
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+STEP_LABELS = {"script": "Script", "tts": "Narration", "render": "Video"}
+FINAL = ("DONE", "FAILED", "CANCELLED")
+
+
+class MakeFailed(Exception):
+    """The video could not be made; `invalid_input` when the request itself was refused (HTTP 422)."""
+
+    def __init__(self, message: str, invalid_input: bool = False) -> None:
+        super().__init__(message)
+        self.invalid_input = invalid_input
+
+
+def _slug(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:60] or "video"
+
+
+def _error(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        return str(body.get("message") or body)
+    except ValueError:
+        return response.text[:300]
+
+
+async def make_video(
+    board_url: str, title: str, brief: str, language: str, out_dir: Path, images: list[Path], console: Console
+) -> Path:
+    async with httpx.AsyncClient(base_url=board_url, timeout=httpx.Timeout(30, read=None)) as client:
+        uploads = []
+        for image in images:
+            with image.open("rb") as handle:
+                response = await client.post("/api/v1/uploads", files={"file": (image.name, handle)})
+            if response.status_code != 201:
+                raise MakeFailed(f"{image}: {_error(response)}", response.status_code == 422)
+            uploads.append(response.json()["id"])
+        body = {"title": title, "brief": brief, "language": language, "images": uploads, "start": "CONCLUIDO"}
+        response = await client.post("/api/v1/jobs", json=body)
+        if response.status_code != 201:
+            raise MakeFailed(_error(response), response.status_code == 422)
+        job_id = response.json()["id"]
+        console.print(f"[bold]Job[/bold] {job_id}  {board_url}/api/v1/jobs/{job_id}")
+        job = await _follow(client, job_id, console)
+        if job["state"] != "DONE":
+            raise MakeFailed(
+                f"the job ended {job['state']} in step {job.get('failed_step')}: {job.get('last_error')}"
+            )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stem = f"{_slug(title)}-{job_id[:8]}"
+        saved = {}
+        for artifact in job["artifacts"]:
+            if artifact["step"] == "render":
+                suffix = Path(artifact["name"]).suffix
+                saved[artifact["name"]] = await _download(
+                    client, artifact["url"], out_dir / f"{stem}{suffix}"
+                )
+        return saved["video.mp4"]
+
+
+async def _follow(client: httpx.AsyncClient, job_id: str, console: Console) -> dict[str, Any]:
+    columns = (
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bars: dict[str, TaskID] = {
+            step: progress.add_task(label, total=100) for step, label in STEP_LABELS.items()
+        }
+        job: dict[str, Any] = {}
+        async with aconnect_sse(client, "GET", f"/api/v1/jobs/{job_id}/stream") as source:
+            async for message in source.aiter_sse():
+                job = message.json()
+                for step in job["steps"]:
+                    if step["step"] in bars:
+                        progress.update(bars[step["step"]], completed=step["percent"])
+                if job["state"] in FINAL:
+                    break
+        return job
+
+
+async def _download(client: httpx.AsyncClient, url: str, dest: Path) -> Path:
+    partial = dest.with_suffix(dest.suffix + ".part")
+    async with client.stream("GET", url) as response:
+        response.raise_for_status()
+        with partial.open("wb") as out:
+            async for chunk in response.aiter_bytes(1 << 20):
+                out.write(chunk)
+    partial.replace(dest)
+    return dest.resolve()
