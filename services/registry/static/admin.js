@@ -188,13 +188,17 @@ async function showWebhooks(notice) {
   );
 }
 
+// The log refreshes itself while it is on screen: deliveries arrive as jobs finish.
+const DELIVERIES_REFRESH_MS = 2000;
+
 async function showDeliveries(subscription) {
   const deliveries = await call(`${W}/${subscription.id}/deliveries`);
-  $("#main").replaceChildren(
+  const view = el("section", { class: "deliveries-view" },
     el("h2", {}, `Deliveries to ${subscription.url}`),
     el("div", { class: "toolbar" }, el("button", { onclick: () => showWebhooks() }, "← Webhooks"),
       el("button", { onclick: () => showDeliveries(subscription) }, "Refresh")),
     el("table", {}, el("tr", {}, ["Event", "Job", "Status", "Attempts", ""].map((h) => el("th", {}, h))),
+      deliveries.length ? null : el("tr", { class: "empty" }, el("td", { colspan: 5 }, "No deliveries yet. They appear here as subscribed events happen.")),
       deliveries.map((d) => el("tr", { "data-delivery": d.id },
         el("td", {}, d.event_type), el("td", {}, d.job_id),
         el("td", {}, el("span", { class: `badge ${d.status === "delivered" ? "ok" : d.status === "failed" ? "off" : ""}` }, d.status)),
@@ -204,9 +208,10 @@ async function showDeliveries(subscription) {
         el("td", {}, el("button", { class: "redeliver", onclick: async () => {
           await call(`${W}/${subscription.id}/deliveries/${d.id}/redeliver`, { method: "POST" });
           toast(`Queued again as ${d.id}`);
-          setTimeout(() => showDeliveries(subscription), 800);
         } }, "Redeliver"))))),
   );
+  $("#main").replaceChildren(view);
+  setTimeout(() => { if (view.isConnected) showDeliveries(subscription).catch(() => {}); }, DELIVERIES_REFRESH_MS);
 }
 
 show();
