@@ -1,9 +1,9 @@
 """The NATS JetStream bus: the only way services talk to each other.
 
 `Bus.ensure()` creates (or updates) the streams and buckets every service relies on:
-`JOB_EVENTS` (limits retention, the source of truth), `WORK` (work-queue retention), KV `config`
-and object store `artifacts`. Appends are guarded by `Nats-Expected-Last-Subject-Sequence` and
-deduplicated by `Nats-Msg-Id`.
+`JOB_EVENTS` (limits retention, the source of truth), `WORK` (work-queue retention), KV `config`,
+KV `auth` (API keys) and object store `artifacts`. Appends are guarded by
+`Nats-Expected-Last-Subject-Sequence` and deduplicated by `Nats-Msg-Id`.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Bus:
         self.service = service
         self.replicas = replicas
         self._kv: KeyValue | None = None
+        self._auth: KeyValue | None = None
         self._obs: ObjectStore | None = None
 
     @classmethod
@@ -84,6 +85,9 @@ class Bus:
         self._kv = await self.js.create_key_value(
             bucket=names.CONFIG_BUCKET, history=64, storage=js_api.StorageType.FILE, replicas=self.replicas
         )
+        self._auth = await self.js.create_key_value(
+            bucket=names.AUTH_BUCKET, history=8, storage=js_api.StorageType.FILE, replicas=self.replicas
+        )
         self._obs = await self.js.create_object_store(
             names.ARTIFACTS_BUCKET,
             config=js_api.ObjectStoreConfig(storage=js_api.StorageType.FILE, replicas=self.replicas),
@@ -101,6 +105,11 @@ class Bus:
         if self._kv is None:
             self._kv = await self.js.key_value(names.CONFIG_BUCKET)
         return self._kv
+
+    async def auth(self) -> KeyValue:
+        if self._auth is None:
+            self._auth = await self.js.key_value(names.AUTH_BUCKET)
+        return self._auth
 
     async def artifacts(self) -> ObjectStore:
         if self._obs is None:

@@ -26,6 +26,7 @@ class _JobInputs(Command):
 
 class CreateJob(_JobInputs):
     config: JobConfig
+    project: str = "default"
 
 
 class Configure(_JobInputs):

@@ -158,10 +158,11 @@ def _create(d: _Decision, c: cmd.CreateJob) -> None:
         auto_video=c.auto_video,
         options=c.options,
         config=c.config,
+        project=c.project,
     )
     d.emit(created)
     # complete input makes the job READY at once; DRAFT stays visible in its history
-    d.emit(ev.JobConfigured.model_validate(created.model_dump(exclude={"event_id", "config"})))
+    d.emit(ev.JobConfigured.model_validate(created.model_dump(exclude={"event_id", "config", "project"})))
 
 
 def _configure(d: _Decision, c: cmd.Configure) -> None:

@@ -4,7 +4,10 @@ VideoFactoryError
 ├── InvalidInput           bad input from a person or a system; names the field and the fix
 ├── ConcurrencyConflict    another writer appended to the job first; reload and decide again
 ├── TransitionRefused      the command is not allowed in the job's current state
-├── NotFound               no such job or artifact
+├── NotFound               no such job or artifact (also: one the caller's project may not see)
+├── Unauthenticated        no valid API key or session
+├── Forbidden              the caller's role may not do this
+├── RateLimited            too many requests for one key; try again after `retry_after` seconds
 ├── StepError              raised by a step adapter while doing work
 │   ├── RetryableError     transient: nack the work item, redeliver with backoff
 │   └── PermanentError     will not get better: record `step_failed` with the message, then term
@@ -53,6 +56,20 @@ class TransitionRefused(VideoFactoryError):
 
 class NotFound(VideoFactoryError):
     pass
+
+
+class Unauthenticated(VideoFactoryError):
+    pass
+
+
+class Forbidden(VideoFactoryError):
+    pass
+
+
+class RateLimited(VideoFactoryError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many requests for this key; try again in {retry_after} s")
+        self.retry_after = retry_after
 
 
 class StepError(VideoFactoryError):

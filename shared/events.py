@@ -84,6 +84,7 @@ class _JobInputs(Event):
 class JobCreated(_JobInputs):
     type: ClassVar[str] = "job_created"
     config: JobConfig
+    project: str = "default"  # who may see the job; fixed for its life
 
 
 class JobConfigured(_JobInputs):

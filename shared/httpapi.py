@@ -14,7 +14,15 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.configstore import ConfigUnavailable
-from shared.errors import InfrastructureError, InvalidInput, NotFound, TransitionRefused
+from shared.errors import (
+    Forbidden,
+    InfrastructureError,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    TransitionRefused,
+    Unauthenticated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +44,9 @@ _FRIENDLY = {
 
 
 def _field(loc: tuple[object, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
+    # the first part says where the value was sent (body, query...); a field may be named "path" too
+    where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else loc
+    return ".".join(str(p) for p in where) or "body"
 
 
 def _message(error: Any) -> str:
@@ -82,6 +91,22 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _missing(_: Request, exc: NotFound) -> JSONResponse:
         return _body(404, ErrorOut(code="not_found", message=str(exc)))
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
+        response = _body(401, ErrorOut(code="unauthenticated", message=str(exc), field="Authorization"))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="video-factory"'
+        return response
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return _body(403, ErrorOut(code="forbidden", message=str(exc)))
+
+    @app.exception_handler(RateLimited)
+    async def _limited(_: Request, exc: RateLimited) -> JSONResponse:
+        response = _body(429, ErrorOut(code="rate_limited", message=str(exc)))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(ConfigUnavailable)
     async def _config(_: Request, exc: ConfigUnavailable) -> JSONResponse:

@@ -115,6 +115,7 @@ class ArtifactRef(_Frozen):
 class JobState(_Frozen):
     job_id: str
     state: JobStateName | None = None  # None: the job does not exist yet
+    project: str = "default"
     title: str = ""
     brief: str = ""
     language: str = ""
@@ -181,6 +182,7 @@ def evolve(state: JobState, event: ev.Event) -> JobState:
             upd |= _inputs(event) | {
                 "state": S.DRAFT,
                 "config": event.config,
+                "project": event.project,
                 "created_at": event.occurred_at,
             }
         case ev.JobConfigured():

@@ -14,6 +14,7 @@ WORK_SUBJECT_PREFIX = "work"
 WORK_SUBJECTS = f"{WORK_SUBJECT_PREFIX}.>"
 
 CONFIG_BUCKET = "config"
+AUTH_BUCKET = "auth"  # API keys (hashed): `key.<id>`
 ARTIFACTS_BUCKET = "artifacts"
 
 CONDUCTOR_DURABLE = "conductor"

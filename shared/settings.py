@@ -36,12 +36,29 @@ class Settings(BaseSettings):
     worker_id: str | None = None
     # Encrypts webhook signing secrets at rest; generated into <data-dir>/secret.key when unset.
     secret_key: SecretStr | None = None
+    # The API key the `vfo` commands send (else <data-dir>/admin-key, made on the first start).
+    api_key: SecretStr | None = None
+    # Requests per key, in the `limits` notation ("1200/minute", "50/second"); over it: 429.
+    rate_limit: str = "1200/minute"
+    session_ttl_s: int = Field(default=12 * 3600, ge=60, description="how long a browser login lasts")
+    link_ttl_s: int = Field(default=7 * 86400, ge=60, description="how long artifact links in webhooks work")
     # Hosts or CIDRs a webhook may target even though they are private (self-hosted receivers).
     webhook_allow_hosts: str = ""
     # Seconds before each retry of a webhook delivery (the published schedule).
     webhook_backoff_s: str = "5,300,1800,7200,18000,36000"
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
     public_url: str = Field(default="", description="how receivers reach the API, for links in webhooks")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _limit(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as err:
+            raise ValueError(f"{value!r} is not a rate like '1200/minute' or '50/second'") from err
+        return value
 
     @field_validator("log_level")
     @classmethod

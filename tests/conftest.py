@@ -91,9 +91,21 @@ async def stack(settings: Settings) -> AsyncIterator[Stack]:
         yield running
 
 
+def admin_key(stack: Stack) -> str:
+    """The key for every project that the first start wrote to <data-dir>/admin-key."""
+    return (stack.settings.data_dir / "admin-key").read_text().strip()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 @pytest.fixture
 async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.board_url, timeout=30) as http:
+    """An HTTP client of the stack, with the admin key."""
+    async with httpx.AsyncClient(
+        base_url=stack.board_url, headers=bearer(admin_key(stack)), timeout=30
+    ) as http:
         yield http
 
 

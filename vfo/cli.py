@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.auth import EVERY_PROJECT, Role, local_key
+from shared.bus import Bus
 from shared.config import LANGUAGES
 from shared.errors import InvalidInput, VideoFactoryError
 from shared.natsserver import free_port
@@ -27,6 +29,11 @@ board_app = typer.Typer(no_args_is_help=True, help="The board's read model.")
 app.add_typer(board_app, name="board")
 registry_app = typer.Typer(no_args_is_help=True, help="The configuration registry.")
 app.add_typer(registry_app, name="registry")
+keys_app = typer.Typer(
+    no_args_is_help=True,
+    help="API keys, straight in NATS (for operators of the host; the API has /api/v1/keys).",
+)
+app.add_typer(keys_app, name="keys")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -41,6 +48,12 @@ def _settings(**overrides: Any) -> Settings:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValueError as err:
         raise InvalidInput("configuration", str(err)) from err
+
+
+def _auth(data_dir: Path) -> dict[str, str]:
+    """The Authorization header the commands send: VFO_API_KEY, else <data-dir>/admin-key."""
+    key = local_key(_settings(data_dir=data_dir))
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def _run(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -73,6 +86,12 @@ def up(port: Port = 8000, data_dir: DataDir = Path("var"), host: str = "127.0.0.
                 f"[green]Video Factory is up.[/green] Board API: {stack.board_url}  (Ctrl-C stops it)"
             )
             console.print(f"NATS: {stack.settings.nats_url}   data: {settings.data_dir.resolve()}")
+            key = local_key(settings)
+            if key:
+                console.print(f"Log in to the board: {stack.board_url}/login#key={key}")
+                console.print(
+                    f"(the admin key is in {(settings.data_dir / 'admin-key').resolve()}, mode 600)"
+                )
             await stack.wait()
         console.print("stopped.")
 
@@ -110,11 +129,15 @@ def make(
     async def main() -> Path:
         running = running_stack(data_dir)
         if running:
-            return await make_video(running["board_url"], title, brief, lang, out, image or [], console)
+            return await make_video(
+                running["board_url"], _auth(data_dir), title, brief, lang, out, image or [], console
+            )
         settings = _settings(data_dir=data_dir, port=free_port())
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
         async with Stack(settings) as stack:
-            return await make_video(stack.board_url, title, brief, lang, out, image or [], console)
+            return await make_video(
+                stack.board_url, _auth(data_dir), title, brief, lang, out, image or [], console
+            )
 
     path = _run(main())
     console.print(f"[green]Video ready:[/green] {path}")
@@ -141,6 +164,7 @@ def batch(
             f"{running['board_url']}/api/v1/jobs/batch",
             files={"file": (file.name, handle)},
             params=params,
+            headers=_auth(data_dir),
             timeout=120,
         )
     body = response.json()
@@ -216,9 +240,14 @@ def registry_export(
 ) -> None:
     """Export the whole configuration (every current item) as YAML or JSON."""
     response = httpx.get(
-        f"{_board_url(data_dir)}/api/v1/registry/export", params={"format": format}, timeout=60
+        f"{_board_url(data_dir)}/api/v1/registry/export",
+        params={"format": format},
+        headers=_auth(data_dir),
+        timeout=60,
     )
-    response.raise_for_status()
+    if response.status_code != 200:
+        _print_refusal(response.json())
+        raise typer.Exit(1)
     if out:
         out.write_text(response.text, encoding="utf-8")
         console.print(f"exported to {out}")
@@ -235,7 +264,7 @@ def registry_import(
     response = httpx.post(
         f"{_board_url(data_dir)}/api/v1/registry/import",
         content=file.read_text(encoding="utf-8"),
-        headers={"content-type": "text/plain"},
+        headers={"content-type": "text/plain"} | _auth(data_dir),
         timeout=120,
     )
     body = response.json()
@@ -254,8 +283,12 @@ def board_rebuild(data_dir: DataDir = Path("var")) -> None:
 
     running = running_stack(data_dir)
     if running:
-        response = httpx.post(f"{running['board_url']}/api/v1/admin/projection/rebuild", timeout=600)
-        response.raise_for_status()
+        response = httpx.post(
+            f"{running['board_url']}/api/v1/admin/projection/rebuild", headers=_auth(data_dir), timeout=600
+        )
+        if response.status_code != 200:
+            _print_refusal(response.json())
+            raise typer.Exit(1)
         console.print(f"rebuilt: position {response.json()['position']}")
         return
     settings = _settings(data_dir=data_dir)
@@ -264,3 +297,62 @@ def board_rebuild(data_dir: DataDir = Path("var")) -> None:
         raise typer.Exit(1)
     position = _run(rebuild_offline(settings))
     console.print(f"rebuilt: position {position}")
+
+
+def _nats_url(data_dir: Path) -> str:
+    nats_url = _settings().nats_url or (running_stack(data_dir) or {}).get("nats_url")
+    if not nats_url:
+        err_console.print("[red]error:[/red] no stack runs from --data-dir and NATS_URL is not set")
+        raise typer.Exit(1)
+    return nats_url
+
+
+async def _keyring(nats_url: str, work: Any) -> Any:
+    from shared.auth import KeyRing
+
+    bus = await Bus.connect(nats_url, "vfo-keys")
+    try:
+        await bus.ensure()
+        return await work(KeyRing(bus))
+    finally:
+        await bus.close()
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who or what will use the key.")],
+    role: Annotated[Role, typer.Option(help="viewer, operator or admin.")] = Role.OPERATOR,
+    project: Annotated[
+        str, typer.Option(help=f"The project, or {EVERY_PROJECT} for every project.")
+    ] = "default",
+    data_dir: DataDir = Path("var"),
+) -> None:
+    """Make a key (printed once: store it now). Also how to get back in when the admin key is lost."""
+    token, stored = _run(
+        _keyring(_nats_url(data_dir), lambda ring: ring.create(name, project, role, "vfo keys"))
+    )
+    console.print(f"key {stored.id} ({stored.role} of {stored.project}); it is shown only now:")
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = Path("var")) -> None:
+    """Every key: id, name, project, role, and whether it was revoked."""
+    keys = _run(_keyring(_nats_url(data_dir), lambda ring: ring.list(None)))
+    table = Table("id", "name", "project", "role", "created", "revoked")
+    for key in keys:
+        revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else ""
+        table.add_row(
+            key.id, key.name, key.project, key.role, key.created_at.isoformat(timespec="seconds"), revoked
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `vfo keys list`).")],
+    data_dir: DataDir = Path("var"),
+) -> None:
+    """Revoke a key: every service refuses it within moments."""
+    _run(_keyring(_nats_url(data_dir), lambda ring: ring.revoke(key_id, None)))
+    console.print(f"revoked {key_id}")

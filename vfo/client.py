@@ -38,9 +38,17 @@ def _error(response: httpx.Response) -> str:
 
 
 async def make_video(
-    board_url: str, title: str, brief: str, language: str, out_dir: Path, images: list[Path], console: Console
+    board_url: str,
+    headers: dict[str, str],
+    title: str,
+    brief: str,
+    language: str,
+    out_dir: Path,
+    images: list[Path],
+    console: Console,
 ) -> Path:
-    async with httpx.AsyncClient(base_url=board_url, timeout=httpx.Timeout(30, read=None)) as client:
+    timeout = httpx.Timeout(30, read=None)
+    async with httpx.AsyncClient(base_url=board_url, headers=headers, timeout=timeout) as client:
         uploads = []
         for image in images:
             with image.open("rb") as handle:

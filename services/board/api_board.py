@@ -15,26 +15,29 @@ from services.board import inputs, queries
 from services.board.boardconfig import Template
 from services.board.context import BoardContext, Ctx
 from services.board.schemas import AutoVideo, BoardOut, ErrorOut, JobFields
+from shared.auth import Caller, Role, requires
 from shared.config import LANGUAGES
 from shared.options import DurationPreset, StoryType, VisualMode
 
-router = APIRouter(prefix="/api/v1", tags=["board"])
+# reading the board is for everyone; its settings and templates are configuration (admins)
+router = APIRouter(prefix="/api/v1", tags=["board"], dependencies=[requires(Role.ADMIN)])
 
 
-async def _board(ctx: BoardContext) -> BoardOut:
-    return await queries.board(ctx.engine, await ctx.board_config.auto_video(), ctx.hub.position)
+async def _board(ctx: BoardContext, project: str | None) -> BoardOut:
+    return await queries.board(ctx.engine, await ctx.board_config.auto_video(), ctx.hub.position, project)
 
 
 @router.get("/board")
-async def get_board(ctx: Ctx) -> BoardOut:
-    """Every job, by column (the seed's getJobsBoard), and the global Auto video switch."""
-    return await _board(ctx)
+async def get_board(ctx: Ctx, caller: Caller) -> BoardOut:
+    """Every job (of the caller's project), by column, and the global Auto video switch."""
+    return await _board(ctx, caller.scope)
 
 
 @router.get("/board/stream", response_class=EventSourceResponse)
 async def board_stream(
     request: Request,
     ctx: Ctx,
+    caller: Caller,
     last_event_id: Annotated[str | None, Header()] = None,
     since: Annotated[int | None, Query(ge=0)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
@@ -48,11 +51,12 @@ async def board_stream(
             since if since is not None else (int(last_event_id) if (last_event_id or "").isdigit() else None)
         )
         if resume is None or resume > ctx.hub.position:
-            board = await _board(ctx)
+            board = await _board(ctx, caller.scope)
             yield ServerSentEvent(event="board", data=board.model_dump(mode="json"), id=str(board.position))
         else:
             position = ctx.hub.position
-            for card in await queries.cards(ctx.engine, await queries.changed_since(ctx.engine, resume)):
+            changed = await queries.changed_since(ctx.engine, resume)
+            for card in await queries.cards(ctx.engine, caller.scope, changed):
                 yield ServerSentEvent(event="card", data=card.model_dump(mode="json"), id=str(position))
         while not await request.is_disconnected():
             try:
@@ -65,7 +69,7 @@ async def board_stream(
                 applied = queue.get_nowait()
                 changed.add(applied.job_id)
                 last = max(last, applied.seq)
-            for card in await queries.cards(ctx.engine, changed):
+            for card in await queries.cards(ctx.engine, caller.scope, changed):
                 yield ServerSentEvent(event="card", data=card.model_dump(mode="json"), id=str(last))
     finally:
         ctx.hub.unsubscribe(queue)

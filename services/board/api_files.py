@@ -17,9 +17,10 @@ from services.board import queries
 from services.board.context import Ctx
 from services.board.schemas import ErrorOut, UploadOut
 from shared import names
+from shared.auth import Caller, Role, requires
 from shared.errors import InvalidInput
 
-router = APIRouter(prefix="/api/v1", tags=["files"])
+router = APIRouter(prefix="/api/v1", tags=["files"], dependencies=[requires(Role.OPERATOR)])
 UPLOAD_MAX_BYTES = 25 * 1024 * 1024
 UPLOAD_MAX_PIXELS = 50_000_000
 
@@ -74,9 +75,11 @@ async def get_upload(
 
 
 @router.get("/jobs/{job_id}/artifacts/{name}", responses={404: {"model": ErrorOut}})
-async def download_artifact(job_id: uuid.UUID, name: str, ctx: Ctx) -> FileResponse:
-    """Stream an artifact; supports `Range`, so a browser can seek in the video."""
-    row = await queries.get_artifact(ctx.engine, str(job_id), name)
+async def download_artifact(job_id: uuid.UUID, name: str, ctx: Ctx, caller: Caller) -> FileResponse:
+    """Stream an artifact; supports `Range`, so a browser can seek in the video.
+
+    Besides a key or a session, a signed link (`?expires=&signature=`, as in webhooks) opens it."""
+    row = await queries.get_artifact(ctx.engine, str(job_id), name, caller.scope)
     # The cache path is built from the content hash, never from the user-supplied name.
     cached = ctx.cache_dir / row["sha256"]
     if not cached.exists():

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from services.board import batch, inputs, queries
@@ -27,11 +27,19 @@ from services.board.schemas import (
 )
 from shared import commands as cmd
 from shared import telemetry
+from shared.auth import Caller, Role, requires
 from shared.errors import InvalidInput, TransitionRefused
 from shared.jobstate import Column, JobState, JobStateName
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
-REFUSALS = {409: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[requires(Role.OPERATOR)])
+REFUSALS = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+    429: {"model": ErrorOut},
+}
 BATCH_MAX_BYTES = 5 * 2**20
 FINAL = ("DONE", "FAILED", "CANCELLED")
 
@@ -55,9 +63,10 @@ async def _create(ctx: BoardContext, body: JobCreate, create: cmd.CreateJob) -> 
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=REFUSALS | {503: {"model": ErrorOut}})
-async def create_job(body: JobCreate, ctx: Ctx) -> JobOut:
+async def create_job(body: JobCreate, ctx: Ctx, caller: Caller) -> JobOut:
     """Create a job (DRAFT -> READY). With `start`, run it until that column right away."""
-    state = await _create(ctx, body, await inputs.create_command(ctx, body, "api"))
+    create = await inputs.create_command(ctx, body, caller.name, caller.project_for(body.project))
+    state = await _create(ctx, body, create)
     return await _settled(ctx, state)
 
 
@@ -68,7 +77,7 @@ async def create_job(body: JobCreate, ctx: Ctx) -> JobOut:
     max_body_size=BATCH_MAX_BYTES + 64 * 1024,
 )
 async def import_batch(
-    file: UploadFile, ctx: Ctx, start: Annotated[Column | None, Query()] = None
+    file: UploadFile, ctx: Ctx, caller: Caller, start: Annotated[Column | None, Query()] = None
 ) -> BatchOut:
     """Create many jobs from a JSONL or CSV file (title, brief, language, ... per row).
 
@@ -81,7 +90,8 @@ async def import_batch(
     commands = []
     for number, body in bodies:
         try:
-            commands.append((body, await inputs.create_command(ctx, body, "batch")))
+            project = caller.project_for(body.project)
+            commands.append((body, await inputs.create_command(ctx, body, caller.name, project)))
         except InvalidInput as err:
             errors.append({"field": f"row {number}: {err.field}", "message": err.message})
     if errors:
@@ -92,13 +102,13 @@ async def import_batch(
 
 
 @router.post("/retry-failed")
-async def retry_failed(ctx: Ctx) -> BatchOut:
-    """Retry every failed job from its failed step."""
-    failed = await queries.list_jobs(ctx.engine, "FAILED", 500, 0)
+async def retry_failed(ctx: Ctx, caller: Caller) -> BatchOut:
+    """Retry every failed job (of the caller's project) from its failed step."""
+    failed = await queries.list_jobs(ctx.engine, "FAILED", 500, 0, caller.scope)
     retried = []
     for job in failed.items:
         with contextlib.suppress(TransitionRefused):  # it moved on since the list was read
-            state, _ = await ctx.store.execute(job.id, cmd.Resume(actor="api"), join_job_trace=True)
+            state, _ = await ctx.store.execute(job.id, cmd.Resume(actor=caller.name), join_job_trace=True)
             retried.append(job.id)
             await _settled(ctx, state)
     return BatchOut(count=len(retried), created=retried)
@@ -107,77 +117,92 @@ async def retry_failed(ctx: Ctx) -> BatchOut:
 @router.get("")
 async def list_jobs(
     ctx: Ctx,
+    caller: Caller,
     state: JobStateName | None = None,
+    project: Annotated[str | None, Query(description="every-project keys only: one project's jobs")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobList:
-    return await queries.list_jobs(ctx.engine, state.value if state else None, limit, offset)
+    """Jobs, newest first, a page at a time (`limit`, `offset`; `total` counts every match)."""
+    scope = caller.scope if caller.scope is not None else project
+    return await queries.list_jobs(ctx.engine, state.value if state else None, limit, offset, scope)
 
 
 @router.get("/{job_id}", responses=REFUSALS)
-async def get_job(job_id: uuid.UUID, ctx: Ctx) -> JobDetail:
-    return await queries.get_job(ctx.engine, str(job_id))
+async def get_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> JobDetail:
+    return await queries.get_job(ctx.engine, str(job_id), caller.scope)
 
 
 @router.patch("/{job_id}", responses=REFUSALS)
-async def edit_job(job_id: uuid.UUID, body: JobUpdate, ctx: Ctx) -> JobOut:
+async def edit_job(job_id: uuid.UUID, body: JobUpdate, ctx: Ctx, caller: Caller) -> JobOut:
     """Change a job that has not started (DRAFT or READY); 409 once it has."""
-    await queries.get_job(ctx.engine, str(job_id))
+    await queries.check_job(ctx.engine, str(job_id), caller.scope)
     job = (await ctx.store.load(str(job_id))).state
-    command = await inputs.configure_command(ctx, job, body, "api")
+    command = await inputs.configure_command(ctx, job, body, caller.name)
     state, _ = await ctx.store.execute(str(job_id), command, join_job_trace=True)
     return await _settled(ctx, state)
 
 
-async def _command(ctx: BoardContext, job_id: uuid.UUID, command: cmd.Command) -> JobOut:
-    await queries.get_job(ctx.engine, str(job_id))  # 404 for unknown ids before anything is decided
+async def _command(ctx: BoardContext, caller: Caller, job_id: uuid.UUID, command: cmd.Command) -> JobOut:
+    # 404 for unknown ids, and for other projects' jobs, before anything is decided
+    await queries.check_job(ctx.engine, str(job_id), caller.scope)
     state, _ = await ctx.store.execute(str(job_id), command, join_job_trace=True)
     return await _settled(ctx, state)
 
 
 @router.put("/{job_id}/auto-video", responses=REFUSALS)
-async def set_job_auto_video(job_id: uuid.UUID, body: AutoVideo, ctx: Ctx) -> JobOut:
+async def set_job_auto_video(job_id: uuid.UUID, body: AutoVideo, ctx: Ctx, caller: Caller) -> JobOut:
     """Auto video for this job; switching it on moves a paused job along."""
-    return await _command(ctx, job_id, cmd.SetAutoVideo(enabled=body.enabled, actor="api"))
+    return await _command(ctx, caller, job_id, cmd.SetAutoVideo(enabled=body.enabled, actor=caller.name))
 
 
 @router.post("/{job_id}/move", responses=REFUSALS)
-async def move_job(job_id: uuid.UUID, body: MoveRequest, ctx: Ctx) -> JobOut:
+async def move_job(job_id: uuid.UUID, body: MoveRequest, ctx: Ctx, caller: Caller) -> JobOut:
     """Drag a card: run the job until the column's step (refused with 409 when not allowed)."""
-    return await _command(ctx, job_id, cmd.MoveToColumn(column=body.column, actor="api"))
+    return await _command(ctx, caller, job_id, cmd.MoveToColumn(column=body.column, actor=caller.name))
 
 
 @router.post("/{job_id}/cancel", responses=REFUSALS)
-async def cancel_job(job_id: uuid.UUID, ctx: Ctx) -> JobOut:
+async def cancel_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> JobOut:
     """Stop the running step (a render in progress is killed within a second or two)."""
-    return await _command(ctx, job_id, cmd.Cancel(actor="api"))
+    return await _command(ctx, caller, job_id, cmd.Cancel(actor=caller.name))
 
 
 @router.post("/{job_id}/resume", responses=REFUSALS)
-async def resume_job(job_id: uuid.UUID, ctx: Ctx) -> JobOut:
-    return await _command(ctx, job_id, cmd.Resume(actor="api"))
+async def resume_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> JobOut:
+    return await _command(ctx, caller, job_id, cmd.Resume(actor=caller.name))
 
 
 @router.post("/{job_id}/retry", responses=REFUSALS)
-async def retry_job(job_id: uuid.UUID, ctx: Ctx, body: ResumeRequest | None = None) -> JobOut:
+async def retry_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller, body: ResumeRequest | None = None) -> JobOut:
     """Retry from the failed step; `instruction` is handed to a retried script step."""
-    return await _command(
-        ctx, job_id, cmd.Resume(instruction=body.instruction if body else None, actor="api")
-    )
+    resume = cmd.Resume(instruction=body.instruction if body else None, actor=caller.name)
+    return await _command(ctx, caller, job_id, resume)
 
 
-@router.get("/{job_id}/stream", response_class=EventSourceResponse, responses=REFUSALS)
+async def _visible(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> None:
+    """A 404 before a stream starts (an error inside a started stream could only cut it)."""
+    await queries.check_job(ctx.engine, str(job_id), caller.scope)
+
+
+@router.get(
+    "/{job_id}/stream",
+    response_class=EventSourceResponse,
+    responses=REFUSALS,
+    dependencies=[Depends(_visible)],
+)
 async def follow_job(
     job_id: uuid.UUID,
     request: Request,
     ctx: Ctx,
+    caller: Caller,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events: the job as it is now, then again after every change."""
     key = str(job_id)
     queue = ctx.hub.subscribe()
     try:
-        job = await queries.get_job(ctx.engine, key)
+        job = await queries.get_job(ctx.engine, key, caller.scope)
         last_sent = job.events[-1].seq if job.events else 0
         if last_event_id != str(last_sent):
             yield ServerSentEvent(event="job", data=job.model_dump(mode="json"), id=str(last_sent))
@@ -190,7 +215,7 @@ async def follow_job(
                 continue
             while not queue.empty():  # coalesce a burst of progress into one update
                 queue.get_nowait()
-            job = await queries.get_job(ctx.engine, key)
+            job = await queries.get_job(ctx.engine, key, caller.scope)
             yield ServerSentEvent(event="job", data=job.model_dump(mode="json"), id=str(job.events[-1].seq))
     finally:
         ctx.hub.unsubscribe(queue)

@@ -10,15 +10,17 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.board import api_board, api_files, api_jobs
+from services.board import api_board, api_files, api_jobs, api_session
 from services.board.context import BoardContext
 from shared import httpapi, metrics
+from shared.auth import Access, Caller, Role
+from shared.errors import Forbidden
 
 JSON_BODY_MAX = 1024 * 1024
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(context: BoardContext) -> FastAPI:
+def create_app(context: BoardContext, access: Access) -> FastAPI:
     app = FastAPI(
         title="Video Factory",
         version="0.1.0",
@@ -26,7 +28,9 @@ def create_app(context: BoardContext) -> FastAPI:
         max_body_size=JSON_BODY_MAX,
     )
     app.state.board = context
+    app.state.access = access
     httpapi.install(app)
+    app.include_router(api_session.router)
     app.include_router(api_jobs.router)
     app.include_router(api_board.router)
     app.include_router(api_files.router)
@@ -47,6 +51,10 @@ def create_app(context: BoardContext) -> FastAPI:
     async def board_page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/login", include_in_schema=False)
+    async def login_page() -> FileResponse:
+        return FileResponse(STATIC / "login.html", headers={"Cache-Control": "no-cache"})
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
         if not context.ready.is_set() or context.store.bus.nc.is_closed:
@@ -54,8 +62,11 @@ def create_app(context: BoardContext) -> FastAPI:
         return JSONResponse({"status": "ok", "projection_position": context.hub.position})
 
     @app.post("/api/v1/admin/projection/rebuild", tags=["admin"])
-    async def rebuild_projection(request: Request) -> JSONResponse:
-        """Drop the board tables and replay every event from sequence 1."""
+    async def rebuild_projection(request: Request, caller: Caller) -> JSONResponse:
+        """Drop the board tables and replay every event from sequence 1 (admins of every project)."""
+        caller.require(Role.ADMIN)
+        if not caller.everywhere:
+            raise Forbidden("rebuilding the board concerns every project; use a key of every project (*)")
         position = await request.app.state.rebuild()
         return JSONResponse({"status": "rebuilt", "position": position})
 

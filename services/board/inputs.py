@@ -13,7 +13,7 @@ from services.board.context import BoardContext
 from services.board.schemas import JobCreate, JobFields, JobUpdate
 from shared import commands as cmd
 from shared import names
-from shared.config import Recipe, config_key
+from shared.config import Project, Recipe, config_key
 from shared.errors import InvalidInput, NotFound
 from shared.jobstate import JobState
 from shared.options import JobOptions
@@ -39,7 +39,7 @@ async def _check_images(ctx: BoardContext, images: tuple[str, ...], options: Job
         )
 
 
-async def create_command(ctx: BoardContext, body: JobCreate, actor: str) -> cmd.CreateJob:
+async def create_command(ctx: BoardContext, body: JobCreate, actor: str, project: str) -> cmd.CreateJob:
     template: dict[str, Any] = {}
     if body.template:
         try:
@@ -47,6 +47,8 @@ async def create_command(ctx: BoardContext, body: JobCreate, actor: str) -> cmd.
         except NotFound as err:
             raise InvalidInput("template", f"{err}; save it first or leave the field out") from err
         template = saved.model_dump(exclude={"slug", "name"}, exclude_none=True)
+    if await ctx.config.get(config_key("project", project), Project) is None:
+        raise InvalidInput("project", f"there is no project {project!r}; create it in Configuration → projects")
     values = template | _given(body)
     recipe = await ctx.config.get(config_key("recipe", values.get("recipe", "narrated-story")), Recipe)
     if recipe is not None:  # what the recipe is made for, unless the form says otherwise
@@ -67,6 +69,7 @@ async def create_command(ctx: BoardContext, body: JobCreate, actor: str) -> cmd.
         options=options,
         config=config,
         actor=actor,
+        project=project,
     )
 
 

@@ -20,6 +20,7 @@ from services.board.hub import Hub
 from services.board.projector import Projector
 from shared import runtime
 from shared.artifacts import ArtifactStore
+from shared.auth import Access
 from shared.bus import Bus
 from shared.configstore import ConfigReader
 from shared.db.engine import make_engine, migrate
@@ -68,7 +69,11 @@ class Board:
     async def serve(self, stop: asyncio.Event, host: HttpHost | None = None) -> None:
         """Run the API, conductor and projector until `stop`; with `host`, share its HTTP port."""
         await migrate(self.engine)
-        app = create_app(self.context)
+        async with Access.of(self.context.store.bus, self.settings) as access:
+            await self._serve(stop, host, access)
+
+    async def _serve(self, stop: asyncio.Event, host: HttpHost | None, access: Access) -> None:
+        app = create_app(self.context, access)
         app.state.rebuild = self.rebuild
         asgi = JsonTooLarge(app)
         server: uvicorn.Server | None = None

@@ -172,6 +172,7 @@ def _job_row(state: JobState, seq: int) -> dict[str, object]:
     assert state.state is not None and state.created_at is not None and state.updated_at is not None
     return {
         "id": state.job_id,
+        "project": state.project,
         "title": state.title,
         "brief": state.brief,
         "language": state.language,

@@ -40,6 +40,7 @@ def job_from_state(state: JobState) -> JobOut:
     assert state.state is not None and state.created_at is not None and state.updated_at is not None
     return JobOut(
         id=state.job_id,
+        project=state.project,
         title=state.title,
         brief=state.brief,
         language=state.language,
@@ -58,11 +59,16 @@ def job_from_state(state: JobState) -> JobOut:
     )
 
 
-async def list_jobs(engine: AsyncEngine, state: str | None, limit: int, offset: int) -> JobList:
+async def list_jobs(
+    engine: AsyncEngine, state: str | None, limit: int, offset: int, project: str | None
+) -> JobList:
+    """A page of jobs, newest first; `project` None means every project."""
     query = select(*JOB_COLUMNS)
     count = select(func.count()).select_from(t.jobs)
     if state:
         query, count = query.where(t.jobs.c.state == state), count.where(t.jobs.c.state == state)
+    if project is not None:
+        query, count = query.where(t.jobs.c.project == project), count.where(t.jobs.c.project == project)
     query = query.order_by(t.jobs.c.created_at.desc(), t.jobs.c.id).limit(limit).offset(offset)
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
@@ -70,11 +76,25 @@ async def list_jobs(engine: AsyncEngine, state: str | None, limit: int, offset: 
     return JobList(items=[job_from_row(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-async def get_job(engine: AsyncEngine, job_id: str) -> JobDetail:
+def _missing(job_id: str) -> NotFound:
+    """The same answer for a job that does not exist and for one of a project the caller cannot see."""
+    return NotFound(f"no job with id {job_id}")
+
+
+async def check_job(engine: AsyncEngine, job_id: str, project: str | None) -> None:
+    """NotFound unless the job exists and belongs to `project` (None: any project)."""
+    query = select(t.jobs.c.project).where(t.jobs.c.id == job_id)
+    async with engine.connect() as conn:
+        owner = await conn.scalar(query)
+    if owner is None or (project is not None and owner != project):
+        raise _missing(job_id)
+
+
+async def get_job(engine: AsyncEngine, job_id: str, project: str | None) -> JobDetail:
     async with engine.connect() as conn:
         row = (await conn.execute(select(t.jobs).where(t.jobs.c.id == job_id))).mappings().first()
-        if row is None:
-            raise NotFound(f"no job with id {job_id}")
+        if row is None or (project is not None and row["project"] != project):
+            raise _missing(job_id)
         steps = (
             (await conn.execute(select(t.job_steps).where(t.job_steps.c.job_id == job_id))).mappings().all()
         )
@@ -121,11 +141,16 @@ CARD_COLUMNS = [c for c in t.jobs.c if c.name not in ("brief", "last_seq", "targ
 RUNNING = ("SCRIPTING", "TTS_RUNNING", "RENDER_RUNNING")
 
 
-async def cards(engine: AsyncEngine, job_ids: Iterable[str] | None = None) -> list[CardOut]:
-    """Board cards (all, or only `job_ids`), newest change first, with ETAs for running jobs."""
+async def cards(
+    engine: AsyncEngine, project: str | None, job_ids: Iterable[str] | None = None
+) -> list[CardOut]:
+    """Board cards (all, or only `job_ids`; of one project or every one), newest change first,
+    with ETAs for running jobs."""
     query = select(*CARD_COLUMNS).order_by(t.jobs.c.updated_at.desc(), t.jobs.c.id)
     if job_ids is not None:
         query = query.where(t.jobs.c.id.in_(list(job_ids)))
+    if project is not None:
+        query = query.where(t.jobs.c.project == project)
     now = datetime.now(UTC)
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
@@ -141,9 +166,9 @@ async def cards(engine: AsyncEngine, job_ids: Iterable[str] | None = None) -> li
     return out
 
 
-async def board(engine: AsyncEngine, auto_video: bool, position: int) -> BoardOut:
+async def board(engine: AsyncEngine, auto_video: bool, position: int, project: str | None) -> BoardOut:
     columns: dict[str, list[CardOut]] = {column.value: [] for column in Column}
-    for card in await cards(engine):
+    for card in await cards(engine, project):
         columns[card.column].append(card)
     return BoardOut(columns=columns, auto_video=auto_video, position=position)
 
@@ -155,7 +180,8 @@ async def changed_since(engine: AsyncEngine, seq: int) -> list[str]:
         return [row[0] for row in await conn.execute(query)]
 
 
-async def get_artifact(engine: AsyncEngine, job_id: str, name: str) -> RowMapping:
+async def get_artifact(engine: AsyncEngine, job_id: str, name: str, project: str | None) -> RowMapping:
+    await check_job(engine, job_id, project)
     async with engine.connect() as conn:
         row = (
             (

@@ -86,6 +86,9 @@ class JobCreate(JobFields):
     title: Title
     brief: Brief
     recipe: Slug | None = None
+    project: Slug | None = Field(
+        default=None, description="only for keys of every project; a project's key creates in its own"
+    )
     template: Slug | None = Field(default=None, description="start from a saved template")
     start: Column | None = Field(default=None, description="run the job right away until this column")
 
@@ -148,6 +151,7 @@ class EventOut(BaseModel):
 
 class _JobSummary(BaseModel):
     id: str
+    project: str
     title: str
     language: str
     story_type: str

@@ -14,12 +14,47 @@ from pydantic import BaseModel
 from services.registry import catalog
 from services.registry.registry import Registry, as_yaml
 from services.registry.store import Version
+from shared.auth import SAFE_METHODS, Caller, Principal, Role
 from shared.config import KINDS
-from shared.errors import InvalidInput
+from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.httpapi import ErrorOut
 
-router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
-REFUSALS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+PROJECTS = "projects"
+
+
+async def _guard(request: Request, caller: Caller) -> None:
+    """Everyone reads; admins write. The shared library (prompts, presets, recipes...) is changed
+    by admins of every project; a project's admin changes that project's item only, and another
+    project's item answers 404 as if it did not exist."""
+    validating = request.url.path.endswith("/validate")
+    caller.require(Role.VIEWER if request.method in SAFE_METHODS or validating else Role.ADMIN)
+    if caller.everywhere:
+        return
+    kind, slug = request.path_params.get("kind"), request.path_params.get("slug")
+    if kind == PROJECTS and slug is not None and slug != caller.project:
+        raise NotFound(f"no {PROJECTS} item named {slug!r}")
+    if request.method not in SAFE_METHODS and not validating and kind != PROJECTS:
+        raise Forbidden(
+            "the shared configuration is changed by admins of every project (*); "
+            f"this key may change its project's item ({PROJECTS}/{caller.project}) only"
+        )
+
+
+router = APIRouter(prefix="/api/v1/registry", tags=["registry"], dependencies=[Depends(_guard)])
+REFUSALS = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+    429: {"model": ErrorOut},
+}
+
+
+def _visible(caller: Principal, version: Version) -> bool:
+    return version.kind != PROJECTS or caller.sees(version.slug)
+
+
 Slug = Annotated[str, "item name"]
 
 
@@ -70,11 +105,11 @@ class Rollback(BaseModel):
 
 
 @router.get("")
-async def kinds(registry: Reg) -> dict[str, int]:
+async def kinds(registry: Reg, caller: Caller) -> dict[str, int]:
     """The kinds of configuration and how many items each has."""
     counts = dict.fromkeys(KINDS, 0)
     for version in await registry.store.latest():
-        counts[version.kind] += 1
+        counts[version.kind] += _visible(caller, version)
     return counts
 
 
@@ -86,9 +121,11 @@ async def execution_map(registry: Reg) -> list[dict[str, Any]]:
 
 @router.get("/export", response_class=PlainTextResponse)
 async def export(
-    registry: Reg, format: Annotated[str, Query(pattern="^(yaml|json)$")] = "yaml"
+    registry: Reg, caller: Caller, format: Annotated[str, Query(pattern="^(yaml|json)$")] = "yaml"
 ) -> PlainTextResponse:
     document = await registry.export()
+    if PROJECTS in document:
+        document[PROJECTS] = [p for p in document[PROJECTS] if caller.sees(str(p.get("slug")))]
     if format == "json":
         return PlainTextResponse(
             json.dumps(document, indent=2, ensure_ascii=False), media_type="application/json"
@@ -100,9 +137,11 @@ async def export(
 
 @router.post("/import", responses=REFUSALS)
 async def import_document(
-    registry: Reg, body: Annotated[str, Body(media_type="text/plain")]
+    registry: Reg, caller: Caller, body: Annotated[str, Body(media_type="text/plain")]
 ) -> dict[str, int]:
     """Import a YAML or JSON export: every item is checked before anything changes."""
+    if not caller.everywhere:
+        raise Forbidden("importing changes the shared configuration; use a key of every project (*)")
     try:
         document = yaml.safe_load(body)
     except yaml.YAMLError as err:
@@ -111,13 +150,17 @@ async def import_document(
 
 
 @router.get("/{kind}", responses=REFUSALS)
-async def list_items(kind: str, registry: Reg) -> VersionsOut:
+async def list_items(kind: str, registry: Reg, caller: Caller) -> VersionsOut:
     catalog.kind_prefix(kind)
-    return VersionsOut(items=[_out(v) for v in await registry.store.latest(kind)])
+    return VersionsOut(items=[_out(v) for v in await registry.store.latest(kind) if _visible(caller, v)])
 
 
 @router.post("/{kind}", status_code=status.HTTP_201_CREATED, responses=REFUSALS)
-async def create_item(kind: str, registry: Reg, data: Annotated[dict[str, Any], Body()]) -> ItemOut:
+async def create_item(
+    kind: str, registry: Reg, caller: Caller, data: Annotated[dict[str, Any], Body()]
+) -> ItemOut:
+    if kind == PROJECTS and not caller.sees(str(data.get("slug"))):
+        raise Forbidden(f"this key belongs to project {caller.project!r}; it can create that project only")
     return _out(await registry.create(kind, data))
 
 

@@ -7,6 +7,7 @@ database. It serves its API and admin pages on its own port, or, inside `vfo up`
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import uvicorn
 
@@ -14,9 +15,12 @@ from services.registry.app import PREFIXES, create_app
 from services.registry.registry import Registry
 from services.registry.store import RegistryStore
 from shared import runtime
+from shared.auth import Access
 from shared.db.engine import make_engine, migrate
 from shared.http import HttpHost
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 async def serve(settings: Settings, stop: asyncio.Event, host: HttpHost | None = None) -> None:
@@ -27,19 +31,25 @@ async def serve(settings: Settings, stop: asyncio.Event, host: HttpHost | None =
             registry = Registry(RegistryStore(engine), bus)
             await registry.seed_if_empty()
             await registry.reconcile()
-            app = create_app(registry)
-            if host is not None:
-                host.mount(app, *PREFIXES)
-                await stop.wait()
-                return
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    app, host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+            async with Access.of(bus, settings) as access:
+                made = await access.keys.bootstrap(settings.data_dir)
+                if made:
+                    log.warning(
+                        "first start: an admin key for every project was written to %s (mode 600)", made
+                    )
+                app = create_app(registry, access)
+                if host is not None:
+                    host.mount(app, *PREFIXES)
+                    await stop.wait()
+                    return
+                server = uvicorn.Server(
+                    uvicorn.Config(
+                        app, host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+                    )
                 )
-            )
-            serving = asyncio.create_task(server.serve())
-            await stop.wait()
-            server.should_exit = True
-            await serving
+                serving = asyncio.create_task(server.serve())
+                await stop.wait()
+                server.should_exit = True
+                await serving
         finally:
             await engine.dispose()

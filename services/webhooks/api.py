@@ -6,17 +6,28 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import RowMapping
 
 from services.webhooks import signing, ssrf
 from services.webhooks.payload import schema
 from services.webhooks.store import WebhookStore
+from shared.auth import PROJECT_PATTERN, Caller, Principal, Role, requires
+from shared.errors import NotFound
 from shared.httpapi import ErrorOut
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
-REFUSALS = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+# webhooks are an admin's business, reading them too: deliveries hold receivers' answers
+router = APIRouter(
+    prefix="/api/v1/webhooks", tags=["webhooks"], dependencies=[requires(Role.ADMIN, Role.ADMIN)]
+)
+REFUSALS = {
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    422: {"model": ErrorOut},
+    429: {"model": ErrorOut},
+}
 EventType = Literal["job.completed", "job.failed", "job.cancelled", "step.completed"]
 
 
@@ -39,7 +50,11 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(max_length=2000)
     event_types: list[EventType] = Field(min_length=1, default=["job.completed", "job.failed"])
-    project: str = Field(default="default", pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+    project: str | None = Field(
+        default=None,
+        pattern=rf"{PROJECT_PATTERN}|^\*$",
+        description="keys of every project only (`*`: every project's jobs); else the key's own project",
+    )
 
 
 class SubscriptionOut(BaseModel):
@@ -70,28 +85,42 @@ async def payload_schema() -> dict[str, Any]:
     return schema()
 
 
+async def _owned(deps: Deps, caller: Principal, subscription_id: str) -> RowMapping:
+    """The subscription, if the caller's project owns it; the same 404 as an unknown id otherwise."""
+    try:
+        row = await deps.store.subscription(subscription_id)
+    except NotFound:
+        row = None
+    if row is None or not caller.sees(row["project"]):
+        raise NotFound(f"no webhook subscription {subscription_id}")
+    return row
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, responses=REFUSALS)
-async def subscribe(body: SubscriptionIn, deps: D) -> SubscriptionOut:
+async def subscribe(body: SubscriptionIn, deps: D, caller: Caller) -> SubscriptionOut:
     """Subscribe a URL; the answer holds the signing secret, which is never shown again."""
+    project = caller.project_for(body.project)
     await ssrf.check(body.url, deps.allow)
     secret = signing.new_secret()
     sealed = deps.secrets.seal([{"secret": secret, "expires_at": None}])
-    row = await deps.store.add_subscription(body.project, body.url, list(body.event_types), sealed)
+    row = await deps.store.add_subscription(project, body.url, list(body.event_types), sealed)
     return _out(row, secret)
 
 
 @router.get("")
-async def subscriptions(deps: D) -> list[SubscriptionOut]:
-    return [_out(row) for row in await deps.store.subscriptions()]
+async def subscriptions(deps: D, caller: Caller) -> list[SubscriptionOut]:
+    """The subscriptions of the caller's project (of every project, for keys of every project)."""
+    return [_out(row) for row in await deps.store.subscriptions() if caller.sees(row["project"])]
 
 
 @router.get("/{subscription_id}", responses=REFUSALS)
-async def subscription(subscription_id: str, deps: D) -> SubscriptionOut:
-    return _out(await deps.store.subscription(subscription_id))
+async def subscription(subscription_id: str, deps: D, caller: Caller) -> SubscriptionOut:
+    return _out(await _owned(deps, caller, subscription_id))
 
 
 @router.patch("/{subscription_id}", responses=REFUSALS)
-async def set_active(subscription_id: str, body: ActiveIn, deps: D) -> SubscriptionOut:
+async def set_active(subscription_id: str, body: ActiveIn, deps: D, caller: Caller) -> SubscriptionOut:
+    await _owned(deps, caller, subscription_id)
     reason = None if body.active else "disabled by a person"
     return _out(
         await deps.store.update_subscription(subscription_id, active=body.active, disabled_reason=reason)
@@ -99,25 +128,35 @@ async def set_active(subscription_id: str, body: ActiveIn, deps: D) -> Subscript
 
 
 @router.post("/{subscription_id}/rotate", responses=REFUSALS)
-async def rotate(subscription_id: str, deps: D) -> SubscriptionOut:
+async def rotate(subscription_id: str, deps: D, caller: Caller) -> SubscriptionOut:
     """A new secret (shown once); the old one keeps signing for 24 hours, so receivers can switch."""
-    row = await deps.store.subscription(subscription_id)
+    row = await _owned(deps, caller, subscription_id)
     sealed, fresh = deps.secrets.rotated(row["secrets"], datetime.now(UTC))
     return _out(await deps.store.update_subscription(subscription_id, secrets=sealed), fresh)
 
 
 @router.get("/{subscription_id}/deliveries", responses=REFUSALS)
-async def deliveries(subscription_id: str, deps: D) -> list[dict[str, Any]]:
-    """Every delivery, newest first, with its attempts (status codes, latency, response excerpt)."""
-    await deps.store.subscription(subscription_id)
-    return [
-        {k: v for k, v in d.items() if k != "payload"} for d in await deps.store.deliveries(subscription_id)
-    ]
+async def deliveries(
+    subscription_id: str,
+    deps: D,
+    caller: Caller,
+    only: Annotated[Literal["pending", "delivered", "failed"] | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """Deliveries, newest first, a page at a time, with their attempts (status codes, latency,
+    response excerpt); `status` filters."""
+    await _owned(deps, caller, subscription_id)
+    found = [d for d in await deps.store.deliveries(subscription_id) if only in (None, d["status"])]
+    return [{k: v for k, v in d.items() if k != "payload"} for d in found[offset : offset + limit]]
 
 
 @router.post("/{subscription_id}/deliveries/{delivery_id}/redeliver", status_code=202, responses=REFUSALS)
-async def redeliver(subscription_id: str, delivery_id: str, request: Request, deps: D) -> dict[str, str]:
+async def redeliver(
+    subscription_id: str, delivery_id: str, request: Request, deps: D, caller: Caller
+) -> dict[str, str]:
     """Send a delivery again, with the same `webhook-id`."""
+    await _owned(deps, caller, subscription_id)
     await deps.store.redeliver(subscription_id, delivery_id)
     request.app.state.wake.set()
     return {"status": "queued", "webhook_id": delivery_id}

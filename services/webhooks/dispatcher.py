@@ -27,6 +27,7 @@ from services.webhooks import signing, ssrf
 from services.webhooks.payload import PUBLIC_TYPES, build
 from services.webhooks.store import WebhookStore
 from shared import metrics, names, telemetry
+from shared.auth import EVERY_PROJECT, Tokens
 from shared.errors import InvalidInput
 from shared.events import parse_event
 from shared.eventstore import EventStore
@@ -38,9 +39,16 @@ EXCERPT = 300
 
 class Dispatcher:
     def __init__(
-        self, store: WebhookStore, events: EventStore, secrets: signing.Secrets, settings: Settings
+        self,
+        store: WebhookStore,
+        events: EventStore,
+        secrets: signing.Secrets,
+        settings: Settings,
+        tokens: Tokens,
     ) -> None:
         self.store = store
+        self.tokens = tokens
+        self.link_ttl_s = settings.link_ttl_s
         self.events = events
         self.secrets = secrets
         self.allow = ssrf.AllowList.parse(settings.webhook_allow_hosts)
@@ -78,13 +86,19 @@ class Dispatcher:
             ]
             if subscriptions:
                 job = (await self.events.load(event.job_id)).state
-                body = build(event, job, self.public_url).model_dump_json()
+                # a project's subscribers hear of that project's jobs only
+                subscriptions = [s for s in subscriptions if s["project"] in (job.project, EVERY_PROJECT)]
+            if subscriptions:
+                body = build(event, job, self.public_url, self._sign).model_dump_json()
                 for subscription in subscriptions:
                     await self.store.enqueue(
                         subscription["id"], str(event.event_id), event.type, event.job_id, body
                     )
                 self.wake.set()
         await msg.ack()
+
+    def _sign(self, path: str) -> str:
+        return self.tokens.link(path, self.link_ttl_s)
 
     async def send_loop(self, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient(follow_redirects=False, timeout=self.timeout) as client:

@@ -11,12 +11,15 @@ import contextlib
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.webhooks import signing, ssrf
 from services.webhooks.api import Deps, router
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.store import WebhookStore
 from shared import httpapi, runtime
+from shared.auth import Access
+from shared.bus import Bus
 from shared.db.engine import make_engine, migrate
 from shared.eventstore import EventStore
 from shared.http import HttpHost
@@ -25,9 +28,10 @@ from shared.settings import Settings
 PREFIXES = ("/api/v1/webhooks",)
 
 
-def create_app(deps: Deps, dispatcher: Dispatcher) -> FastAPI:
+def create_app(deps: Deps, dispatcher: Dispatcher, access: Access) -> FastAPI:
     app = FastAPI(title="Video Factory webhooks", version="0.1.0", max_body_size=64 * 1024)
     app.state.webhooks = deps
+    app.state.access = access
     app.state.wake = dispatcher.wake
     httpapi.install(app)
     app.include_router(router)
@@ -39,34 +43,46 @@ async def serve(settings: Settings, stop: asyncio.Event, host: HttpHost | None =
         engine = make_engine(settings.resolved_database_url())
         try:
             await migrate(engine)
-            store = WebhookStore(engine)
-            secrets = signing.Secrets(signing.secret_box(settings))
-            dispatcher = Dispatcher(store, EventStore(bus), secrets, settings)
-            app = create_app(
-                Deps(store, secrets, ssrf.AllowList.parse(settings.webhook_allow_hosts)), dispatcher
-            )
-            tasks = [
-                asyncio.create_task(dispatcher.consume(stop)),
-                asyncio.create_task(dispatcher.send_loop(stop)),
-            ]
-            server = None
-            if host is not None:
-                host.mount(app, *PREFIXES)
-            else:
-                config = uvicorn.Config(
-                    app, host=settings.host, port=settings.port, log_level="warning", lifespan="off"
-                )
-                server = uvicorn.Server(config)
-                tasks.append(asyncio.create_task(server.serve()))
-            stopping = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            stop.set()
-            if server is not None:
-                server.should_exit = True
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            for task in done - {stopping}:
-                task.result()
+            async with Access.of(bus, settings) as access:
+                await _serve(settings, stop, host, bus, engine, access)
         finally:
             await engine.dispose()
+
+
+async def _serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    host: HttpHost | None,
+    bus: Bus,
+    engine: AsyncEngine,
+    access: Access,
+) -> None:
+    store = WebhookStore(engine)
+    secrets = signing.Secrets(signing.secret_box(settings))
+    dispatcher = Dispatcher(store, EventStore(bus), secrets, settings, access.tokens)
+    app = create_app(
+        Deps(store, secrets, ssrf.AllowList.parse(settings.webhook_allow_hosts)), dispatcher, access
+    )
+    tasks = [
+        asyncio.create_task(dispatcher.consume(stop)),
+        asyncio.create_task(dispatcher.send_loop(stop)),
+    ]
+    server = None
+    if host is not None:
+        host.mount(app, *PREFIXES)
+    else:
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        tasks.append(asyncio.create_task(server.serve()))
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    if server is not None:
+        server.should_exit = True
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for task in done - {stopping}:
+        task.result()

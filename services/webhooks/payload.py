@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,7 +28,10 @@ class JobData(BaseModel):
     failed_step: str | None = None
     reason: str | None = None
     duration_s: float | None = None
-    links: dict[str, str] = Field(default_factory=dict, description="the job and its artifacts")
+    links: dict[str, str] = Field(
+        default_factory=dict,
+        description="the job (needs an API key) and its artifacts (signed links that expire; no key needed)",
+    )
 
 
 class WebhookPayload(BaseModel):
@@ -37,13 +41,21 @@ class WebhookPayload(BaseModel):
     data: JobData
 
 
-def build(event: Event, job: JobState, public_url: str) -> WebhookPayload:
+def build(event: Event, job: JobState, public_url: str, sign: Callable[[str], str]) -> WebhookPayload:
+    """The body for `event`; `sign` turns an artifact's path into a signed, expiring one."""
     base = public_url.rstrip("/")
     links = {"job": f"{base}/api/v1/jobs/{job.job_id}"}
     links |= {
-        ref.name: f"{base}/api/v1/jobs/{job.job_id}/artifacts/{ref.name}" for ref in job.artifacts.values()
+        ref.name: base + sign(f"/api/v1/jobs/{job.job_id}/artifacts/{ref.name}")
+        for ref in job.artifacts.values()
     }
-    data: dict[str, Any] = {"job_id": job.job_id, "title": job.title, "state": str(job.state), "links": links}
+    data: dict[str, Any] = {
+        "job_id": job.job_id,
+        "title": job.title,
+        "project": job.project,
+        "state": str(job.state),
+        "links": links,
+    }
     match event:
         case JobCompleted():
             data["duration_s"] = event.duration_s

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from cryptography.fernet import Fernet
 from standardwebhooks.webhooks import Webhook
 
+from shared.auth import secret_key
 from shared.settings import Settings
 
 ROTATION_GRACE = timedelta(hours=24)
@@ -23,15 +22,7 @@ def new_secret() -> str:
 
 
 def secret_box(settings: Settings) -> Fernet:
-    if settings.secret_key is not None:
-        return Fernet(settings.secret_key.get_secret_value().encode())
-    path = settings.data_dir / "secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(Fernet.generate_key())
-    return Fernet(Path(path).read_bytes().strip())
+    return Fernet(secret_key(settings))
 
 
 class Secrets:

@@ -26,6 +26,7 @@ jobs = Table(
     "jobs",
     metadata,
     Column("id", String(64), primary_key=True),
+    Column("project", String(64), nullable=False, server_default="default", index=True),
     Column("title", Text, nullable=False),
     Column("brief", Text, nullable=False),
     Column("language", String(16), nullable=False),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.conftest import admin_key
 from vfo.stack import Stack
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -48,7 +49,8 @@ async def page(browser: Browser, stack: Stack) -> AsyncIterator[Page]:
     opened = await context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
-    await opened.goto(stack.board_url)
+    # log in the way `vfo up` says: its link carries the admin key in the fragment
+    await opened.goto(f"{stack.board_url}/login#key={admin_key(stack)}")
     await opened.wait_for_selector(".connection.live")
     yield opened
     await context.close()

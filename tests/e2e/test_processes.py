@@ -57,9 +57,13 @@ def start(spawn: list[ServiceProcess], service: str, env: dict[str, str], tmp_pa
     return process
 
 
-async def create_when_ready(client: httpx.AsyncClient, body: dict[str, object]) -> str:
-    """The processes start in any order: retry until the board and the registry's config are up."""
+async def create_when_ready(client: httpx.AsyncClient, body: dict[str, object], data_dir: Path) -> str:
+    """The processes start in any order: retry until the board and the registry's config are up
+    (the registry's first start writes the admin key into the shared data dir)."""
+    key_file = data_dir / "admin-key"
     for _ in range(300):
+        if key_file.exists() and key_file.read_text().strip():
+            client.headers["Authorization"] = f"Bearer {key_file.read_text().strip()}"
         try:
             response = await client.post("/api/v1/jobs", json=body)
         except httpx.TransportError:
@@ -85,7 +89,9 @@ async def test_every_service_in_its_own_process_and_one_trace_per_job(
         start(spawn, service, environment, tmp_path)
     # when a job is created and run to the end
     job_id = await create_when_ready(
-        client, {"title": "Separate processes", "brief": BRIEF, "start": "CONCLUIDO"}
+        client,
+        {"title": "Separate processes", "brief": BRIEF, "start": "CONCLUIDO"},
+        Path(environment["VFO_DATA_DIR"]),
     )
     job = await wait_for_state(client, job_id, ("DONE", "FAILED"))
     assert job["state"] == "DONE", job["last_error"]
@@ -114,7 +120,9 @@ async def test_a_render_worker_killed_mid_step_is_replaced_and_the_job_completes
         start(spawn, service, environment, tmp_path)
     doomed = start(spawn, "render", environment, tmp_path)
     job_id = await create_when_ready(
-        client, {"title": "Killed mid render", "brief": LONG_BRIEF, "start": "CONCLUIDO"}
+        client,
+        {"title": "Killed mid render", "brief": LONG_BRIEF, "start": "CONCLUIDO"},
+        Path(environment["VFO_DATA_DIR"]),
     )
     # when the render worker is killed with SIGKILL while it renders
     for _ in range(1200):

@@ -90,6 +90,7 @@ async def test_the_webhook_dispatcher_queues_one_delivery_for_an_event_delivered
     from services.webhooks import signing
     from services.webhooks.dispatcher import Dispatcher
     from services.webhooks.store import WebhookStore
+    from shared.auth import Tokens, secret_key
     from shared.settings import Settings
 
     # given a subscriber to step.completed and a job whose script step completed
@@ -106,7 +107,9 @@ async def test_the_webhook_dispatcher_queues_one_delivery_for_an_event_delivered
     job_id = await new_job(store, title="hooked twice")
     await run_step(store, job_id, "script")
     msg = await message_at(store, await last_of_type(store, job_id, "step_completed"))
-    dispatcher = Dispatcher(hooks, store, secrets, Settings(data_dir=tmp_path))
+    settings = Settings(data_dir=tmp_path)
+    tokens = Tokens(secret_key(settings), settings.session_ttl_s)
+    dispatcher = Dispatcher(hooks, store, secrets, settings, tokens)
     # when the dispatcher receives that event twice
     await dispatcher.handle(msg)
     await dispatcher.handle(again(msg))

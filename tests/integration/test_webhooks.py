@@ -66,7 +66,14 @@ async def test_500_500_200_is_one_webhook_id_retried_on_schedule(
     assert ids == {delivery["id"]}
     body = Webhook(sub["secret"]).verify(receiver.seen[-1][2], receiver.seen[-1][1])
     assert body["type"] == "job.completed" and body["data"]["job_id"] == job["id"]
-    assert body["data"]["links"]["video.mp4"].endswith(f"/api/v1/jobs/{job['id']}/artifacts/video.mp4")
+    assert body["data"]["project"] == "default"
+    # and its artifact links are signed: they open without a key, and not once altered
+    link = body["data"]["links"]["video.mp4"]
+    assert f"/api/v1/jobs/{job['id']}/artifacts/video.mp4?expires=" in link
+    async with httpx.AsyncClient(timeout=30) as anonymous:
+        assert (await anonymous.get(link, headers={"Range": "bytes=0-99"})).status_code == 206
+        assert (await anonymous.get(link.replace("video.mp4", "thumbnail.jpg"))).status_code == 401
+        assert (await anonymous.get(link.split("?")[0])).status_code == 401
     # and the retries waited at least the published schedule
     gaps = [later[0] - earlier[0] for earlier, later in zip(receiver.seen, receiver.seen[1:], strict=False)]
     assert gaps[0] >= SCHEDULE[0] - 0.05 and gaps[1] >= SCHEDULE[1] - 0.05

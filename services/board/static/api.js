@@ -9,8 +9,19 @@ export class ApiError extends Error {
   }
 }
 
+// The CSRF token of this browser's session (the server set it as a readable cookie at login).
+export function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)vfo_csrf=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export function toLogin() {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
 export async function api(path, { method = "GET", json, form } = {}) {
   const init = { method, headers: {} };
+  if (method !== "GET") init.headers["X-CSRF-Token"] = csrfToken();
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
@@ -18,6 +29,7 @@ export async function api(path, { method = "GET", json, form } = {}) {
     init.body = form;
   }
   const response = await fetch(path, init);
+  if (response.status === 401) toLogin();
   if (response.status === 204) return null;
   const body = await response.json().catch(() => ({ message: `HTTP ${response.status}` }));
   if (!response.ok) throw new ApiError(response.status, body);

@@ -1,5 +1,5 @@
 // Video Factory board: wires the board, drawer and form to the API and the live event stream.
-import { api, el } from "./api.js";
+import { api, el, toLogin } from "./api.js";
 import { Board } from "./board.js";
 import { Drawer } from "./drawer.js";
 import { lang, setLang, t, translatePage } from "./i18n.js";
@@ -68,6 +68,10 @@ function connect(board, drawer) {
 async function main() {
   setLang(lang());
   translatePage();
+  const me = await api("/api/v1/session"); // not logged in: api() goes to /login
+  document.body.dataset.role = me.role; // the page hides what this role cannot do
+  $("#whoami").textContent = `${me.name} · ${me.project === "*" ? t("everyProject") : me.project} · ${t("role_" + me.role)}`;
+  $("#log-out").addEventListener("click", async () => { await api("/api/v1/session", { method: "DELETE" }); toLogin(); });
   await reloadOptions();
   const drawer = new Drawer($("#drawer"), { toast, options: () => options });
   const board = new Board($("#board"), { onOpen: (id) => drawer.open(id), announce, toast });

@@ -1,6 +1,7 @@
 // UI text in English and Brazilian Portuguese. `t(key, params)` fills {name} placeholders.
 const en = {
-  autoVideo: "Auto video", retryAllFailed: "Retry all failed", importBatch: "Import", imported: "{n} jobs created.", configuration: "Configuration", newVideo: "New video", search: "Search",
+  autoVideo: "Auto video", retryAllFailed: "Retry all failed", importBatch: "Import", imported: "{n} jobs created.", configuration: "Configuration", newVideo: "New video",
+  logOut: "Log out", everyProject: "every project", role_viewer: "viewer", role_operator: "operator", role_admin: "admin", search: "Search",
   allStates: "All states", allLanguages: "All languages", allStories: "All story types",
   A_FAZER: "To do", ROTEIRO: "Script", NARRACAO: "Narration", VIDEO: "Video", CONCLUIDO: "Done",
   DRAFT: "Draft", READY: "Ready", SCRIPTING: "Writing", SCRIPT_DONE: "Script ready", TTS_RUNNING: "Narrating",
@@ -34,7 +35,8 @@ const en = {
 };
 
 const pt = {
-  autoVideo: "Vídeo automático", retryAllFailed: "Repetir todos com falha", importBatch: "Importar", imported: "{n} trabalhos criados.", configuration: "Configuração", newVideo: "Novo vídeo", search: "Buscar",
+  autoVideo: "Vídeo automático", retryAllFailed: "Repetir todos com falha", importBatch: "Importar", imported: "{n} trabalhos criados.", configuration: "Configuração", newVideo: "Novo vídeo",
+  logOut: "Sair", everyProject: "todos os projetos", role_viewer: "leitor", role_operator: "operador", role_admin: "administrador", search: "Buscar",
   allStates: "Todos os estados", allLanguages: "Todos os idiomas", allStories: "Todos os tipos",
   A_FAZER: "A fazer", ROTEIRO: "Roteiro", NARRACAO: "Narração", VIDEO: "Vídeo", CONCLUIDO: "Concluído",
   DRAFT: "Rascunho", READY: "Pronto", SCRIPTING: "Escrevendo", SCRIPT_DONE: "Roteiro pronto", TTS_RUNNING: "Narrando",

@@ -20,8 +20,13 @@ function el(tag, attrs = {}, ...children) {
   node.append(...children.flat(Infinity).filter((c) => c != null && c !== false));
   return node;
 }
+// A browser session sends its CSRF token with every change; without a session, log in first.
+const csrf = () => decodeURIComponent((document.cookie.match(/(?:^|;\s*)vfo_csrf=([^;]+)/) || [])[1] || "");
 async function call(path, options = {}) {
-  const response = await fetch(path, options);
+  const method = options.method || "GET";
+  const headers = { ...(options.headers || {}), ...(method === "GET" ? {} : { "X-CSRF-Token": csrf() }) };
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401) location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
   const text = await response.text();
   const body = response.headers.get("content-type")?.includes("json") && text ? JSON.parse(text) : text;
   if (!response.ok) throw Object.assign(new Error(body.message || response.statusText), { body });
@@ -35,6 +40,9 @@ function toast(text, kind = "info") {
 }
 
 let current = "prompts";
+let me = { role: "viewer", project: "" };
+// Admins change configuration; the shared library (every kind but projects) needs a key of every project.
+const writable = (kind = current) => me.role === "admin" && (me.project === "*" || kind === "projects");
 
 async function nav() {
   const counts = await call(R);
@@ -44,8 +52,8 @@ async function nav() {
     }, el("span", {}, kind), el("span", { class: "count" }, String(n)))),
     el("button", { "aria-current": current === "map" ? "page" : null, "data-kind": "map", onclick: () => { current = "map"; show(); } },
       el("span", {}, "execution map")),
-    el("button", { "aria-current": current === "webhooks" ? "page" : null, "data-kind": "webhooks", onclick: () => { current = "webhooks"; show(); } },
-      el("span", {}, "webhooks")),
+    me.role === "admin" ? el("button", { "aria-current": current === "webhooks" ? "page" : null, "data-kind": "webhooks", onclick: () => { current = "webhooks"; show(); } },
+      el("span", {}, "webhooks")) : null,
   );
 }
 
@@ -56,7 +64,7 @@ async function show() {
   const { items } = await call(`${R}/${current}`);
   $("#main").replaceChildren(
     el("h2", {}, current),
-    el("div", { class: "toolbar" }, el("button", { class: "primary", id: "new-item", onclick: () => edit(null) }, "New")),
+    writable() ? el("div", { class: "toolbar" }, el("button", { class: "primary", id: "new-item", onclick: () => edit(null) }, "New")) : null,
     el("table", {},
       el("tr", {}, ["Name", "Version", "State", "Changed", "Description"].map((h) => el("th", {}, h))),
       items.map((item) => el("tr", { class: "row", "data-slug": item.slug, onclick: () => edit(item) },
@@ -80,8 +88,8 @@ async function edit(item) {
   $("#main").replaceChildren(
     el("h2", {}, isNew ? `New ${current}` : `${current} / ${item.slug}`),
     el("div", { class: "toolbar" },
-      el("button", { onclick: show }, "← All"), save,
-      isNew ? null : el("button", { class: item.active ? "danger" : "", id: "toggle", onclick: () => toggle(item) }, item.active ? "Deactivate" : "Activate"),
+      el("button", { onclick: show }, "← All"), writable() ? save : null,
+      isNew || !writable() ? null : el("button", { class: item.active ? "danger" : "", id: "toggle", onclick: () => toggle(item) }, item.active ? "Deactivate" : "Activate"),
       isNew ? null : el("span", { class: "meta" }, `v${item.version} · ${item.note}`)),
     el("div", { class: "editor" }, el("div", {}, area, status), side),
   );
@@ -129,7 +137,7 @@ async function history(item, side) {
     el("li", { "data-version": v.version },
       el("strong", {}, `v${v.version}`), " ", el("span", { class: "meta" }, `${v.note} · ${new Date(v.created_at).toLocaleString()}`), " ",
       v.version > 1 ? el("button", { class: "diff-button", onclick: () => showDiff(item, v.version, diffBox) }, "Diff") : null, " ",
-      v.version !== item.version ? el("button", { class: "rollback", onclick: () => rollback(item, v.version) }, "Roll back to this") : null))),
+      v.version !== item.version && writable() ? el("button", { class: "rollback", onclick: () => rollback(item, v.version) }, "Roll back to this") : null))),
   diffBox);
 }
 
@@ -214,4 +222,14 @@ async function showDeliveries(subscription) {
   setTimeout(() => { if (view.isConnected) showDeliveries(subscription).catch(() => {}); }, DELIVERIES_REFRESH_MS);
 }
 
-show();
+async function start() {
+  me = await call("/api/v1/session");
+  $("#whoami").textContent = `${me.name} · ${me.project === "*" ? "every project" : me.project} · ${me.role}`;
+  $("#log-out").addEventListener("click", async () => {
+    await call("/api/v1/session", { method: "DELETE" });
+    location.assign("/login?next=/admin");
+  });
+  await show();
+}
+
+start();
