@@ -39,7 +39,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KV_DEL, KV_PURGE
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.bus import Bus
 from shared.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
@@ -56,6 +56,16 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ADMIN_KEY_FILE = "admin-key"
 _TOKEN = re.compile(r"^vfo_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$")
 _BOOTSTRAP = "bootstrap"
+
+
+ProjectChoice = Annotated[
+    str | None,
+    Field(
+        pattern=rf"{PROJECT_PATTERN}|^\*$",
+        description="only keys of every project choose (`*`: every project); others act for their own",
+    ),
+]
+"""A request's optional `project` field."""
 
 
 class Role(StrEnum):

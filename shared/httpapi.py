@@ -36,6 +36,11 @@ class ErrorOut(BaseModel):
     errors: list[dict[str, str]] = Field(default_factory=list)
 
 
+def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error codes a route may answer (every body an ErrorOut)."""
+    return {code: {"model": ErrorOut} for code in codes}
+
+
 _FRIENDLY = {
     "string_too_short": "is required and cannot be empty",
     "missing": "is required",

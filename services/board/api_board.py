@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, get_args
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,12 +15,25 @@ from services.board import inputs, queries
 from services.board.boardconfig import Template
 from services.board.context import BoardContext, Ctx
 from services.board.schemas import AutoVideo, BoardOut, ErrorOut, JobFields
-from shared.auth import Caller, Role, requires
+from shared.auth import SAFE_METHODS, Caller, Role
 from shared.config import LANGUAGES
+from shared.errors import Forbidden
 from shared.options import DurationPreset, StoryType, VisualMode
 
-# reading the board is for everyone; its settings and templates are configuration (admins)
-router = APIRouter(prefix="/api/v1", tags=["board"], dependencies=[requires(Role.ADMIN)])
+
+async def _guard(request: Request, caller: Caller) -> None:
+    """Everyone reads the board; its switch and templates are every project's, so changing them
+    takes an admin of every project."""
+    if request.method in SAFE_METHODS:
+        return
+    caller.require(Role.ADMIN)
+    if not caller.everywhere:
+        raise Forbidden(
+            "the board's settings and templates are shared by every project; use a key of every project (*)"
+        )
+
+
+router = APIRouter(prefix="/api/v1", tags=["board"], dependencies=[Depends(_guard)])
 
 
 async def _board(ctx: BoardContext, project: str | None) -> BoardOut:

@@ -16,7 +16,6 @@ from services.board.context import BoardContext, Ctx
 from services.board.schemas import (
     AutoVideo,
     BatchOut,
-    ErrorOut,
     JobCreate,
     JobDetail,
     JobList,
@@ -29,17 +28,11 @@ from shared import commands as cmd
 from shared import telemetry
 from shared.auth import Caller, Role, requires
 from shared.errors import InvalidInput, TransitionRefused
+from shared.httpapi import refusals
 from shared.jobstate import Column, JobState, JobStateName
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[requires(Role.OPERATOR)])
-REFUSALS = {
-    401: {"model": ErrorOut},
-    403: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-    409: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-    429: {"model": ErrorOut},
-}
+REFUSALS = refusals(401, 403, 404, 409, 422, 429)
 BATCH_MAX_BYTES = 5 * 2**20
 FINAL = ("DONE", "FAILED", "CANCELLED")
 
@@ -62,7 +55,7 @@ async def _create(ctx: BoardContext, body: JobCreate, create: cmd.CreateJob) -> 
     return state
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=REFUSALS | {503: {"model": ErrorOut}})
+@router.post("", status_code=status.HTTP_201_CREATED, responses=REFUSALS | refusals(503))
 async def create_job(body: JobCreate, ctx: Ctx, caller: Caller) -> JobOut:
     """Create a job (DRAFT -> READY). With `start`, run it until that column right away."""
     create = await inputs.create_command(ctx, body, caller.name, caller.project_for(body.project))
@@ -73,7 +66,7 @@ async def create_job(body: JobCreate, ctx: Ctx, caller: Caller) -> JobOut:
 @router.post(
     "/batch",
     status_code=status.HTTP_201_CREATED,
-    responses=REFUSALS | {413: {"model": ErrorOut}},
+    responses=REFUSALS | refusals(413),
     max_body_size=BATCH_MAX_BYTES + 64 * 1024,
 )
 async def import_batch(

@@ -48,7 +48,9 @@ async def create_command(ctx: BoardContext, body: JobCreate, actor: str, project
             raise InvalidInput("template", f"{err}; save it first or leave the field out") from err
         template = saved.model_dump(exclude={"slug", "name"}, exclude_none=True)
     if await ctx.config.get(config_key("project", project), Project) is None:
-        raise InvalidInput("project", f"there is no project {project!r}; create it in Configuration → projects")
+        raise InvalidInput(
+            "project", f"there is no project {project!r}; create it in Configuration → projects"
+        )
     values = template | _given(body)
     recipe = await ctx.config.get(config_key("recipe", values.get("recipe", "narrated-story")), Recipe)
     if recipe is not None:  # what the recipe is made for, unless the form says otherwise

@@ -17,7 +17,7 @@ from services.registry.store import Version
 from shared.auth import SAFE_METHODS, Caller, Principal, Role
 from shared.config import KINDS
 from shared.errors import Forbidden, InvalidInput, NotFound
-from shared.httpapi import ErrorOut
+from shared.httpapi import refusals
 
 PROJECTS = "projects"
 
@@ -41,14 +41,7 @@ async def _guard(request: Request, caller: Caller) -> None:
 
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"], dependencies=[Depends(_guard)])
-REFUSALS = {
-    401: {"model": ErrorOut},
-    403: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-    409: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-    429: {"model": ErrorOut},
-}
+REFUSALS = refusals(401, 403, 404, 409, 422, 429)
 
 
 def _visible(caller: Principal, version: Version) -> bool:

@@ -8,27 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.auth import PROJECT_PATTERN, Access, Caller, Role, StoredKey, requires
-from shared.httpapi import ErrorOut
+from shared.auth import Access, Caller, ProjectChoice, Role, StoredKey, requires
+from shared.httpapi import refusals
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"], dependencies=[requires(Role.ADMIN, Role.ADMIN)])
-REFUSALS = {
-    401: {"model": ErrorOut},
-    403: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-}
+REFUSALS = refusals(401, 403, 404, 422, 429)
 
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(min_length=1, max_length=100, description="who or what uses it")]
     role: Role
-    project: str | None = Field(
-        default=None,
-        pattern=rf"{PROJECT_PATTERN}|^\*$",
-        description="keys of every project only (`*` for another such key); else the caller's project",
-    )
+    project: ProjectChoice = None
 
 
 class KeyOut(BaseModel):

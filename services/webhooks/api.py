@@ -13,21 +13,15 @@ from sqlalchemy.engine import RowMapping
 from services.webhooks import signing, ssrf
 from services.webhooks.payload import schema
 from services.webhooks.store import WebhookStore
-from shared.auth import PROJECT_PATTERN, Caller, Principal, Role, requires
+from shared.auth import Caller, Principal, ProjectChoice, Role, requires
 from shared.errors import NotFound
-from shared.httpapi import ErrorOut
+from shared.httpapi import refusals
 
 # webhooks are an admin's business, reading them too: deliveries hold receivers' answers
 router = APIRouter(
     prefix="/api/v1/webhooks", tags=["webhooks"], dependencies=[requires(Role.ADMIN, Role.ADMIN)]
 )
-REFUSALS = {
-    401: {"model": ErrorOut},
-    403: {"model": ErrorOut},
-    404: {"model": ErrorOut},
-    422: {"model": ErrorOut},
-    429: {"model": ErrorOut},
-}
+REFUSALS = refusals(401, 403, 404, 422, 429)
 EventType = Literal["job.completed", "job.failed", "job.cancelled", "step.completed"]
 
 
@@ -50,11 +44,7 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(max_length=2000)
     event_types: list[EventType] = Field(min_length=1, default=["job.completed", "job.failed"])
-    project: str | None = Field(
-        default=None,
-        pattern=rf"{PROJECT_PATTERN}|^\*$",
-        description="keys of every project only (`*`: every project's jobs); else the key's own project",
-    )
+    project: ProjectChoice = None
 
 
 class SubscriptionOut(BaseModel):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from httpx_sse import aconnect_sse
 
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
@@ -56,6 +57,8 @@ async def test_without_a_valid_key_every_api_answers_401_and_health_stays_open(s
         for token in (wrong, "not-a-key", (stack.settings.data_dir / "admin-key").read_text().strip() + "x"):
             assert (await anonymous.get("/api/v1/jobs", headers=bearer(token))).status_code == 401
         assert (await anonymous.get("/healthz")).status_code == 200
+        # the first start's admin key is readable by its owner only
+        assert (stack.settings.data_dir / "admin-key").stat().st_mode & 0o777 == 0o600
         # and the one document of the API covers every service, with how to authenticate
         spec = (await anonymous.get("/openapi.json")).json()
         paths = {
@@ -81,10 +84,14 @@ async def test_roles_viewer_reads_operator_drives_admin_configures(stack: Stack,
         # the operator creates and drives jobs, but not configuration, webhooks or keys
         job = await o.post("/api/v1/jobs", json={"title": "Yes", "brief": BRIEF})
         assert job.status_code == 201 and job.json()["project"] == "default"
+        # its events name the key that acted, never the key itself
+        events = (await o.get(f"/api/v1/jobs/{job.json()['id']}")).json()["events"]
+        assert events[0]["actor"] == "operator of default" and operator not in str(events)
         assert (
             await o.post(f"/api/v1/jobs/{job.json()['id']}/move", json={"column": "ROTEIRO"})
         ).status_code == 200
         assert (await o.put("/api/v1/settings/auto-video", json={"enabled": False})).status_code == 403
+        assert (await a.put("/api/v1/settings/auto-video", json={"enabled": False})).status_code == 403
         assert (await o.post("/api/v1/webhooks", json={"url": HOOK})).status_code == 403
         assert (await o.get("/api/v1/keys")).status_code == 403
         # a project's admin manages its webhooks and keys, and its project item, not the shared library
@@ -174,6 +181,9 @@ async def test_a_project_key_sees_other_projects_things_exactly_as_if_they_did_n
         # lists and the board hold none of b's things
         assert theirs["id"] not in (await a.get("/api/v1/jobs")).text
         assert theirs["id"] not in (await a.get("/api/v1/board")).text
+        async with aconnect_sse(a, "GET", "/api/v1/board/stream") as live:
+            first = await anext(aiter(live.aiter_sse()))
+            assert first.event == "board" and theirs["id"] not in first.data
         assert theirs["id"] not in (await a.get("/api/v1/jobs", params={"project": "b"})).text
         assert hook["id"] not in (await a.get("/api/v1/webhooks")).text
         assert b_key["id"] not in (await a.get("/api/v1/keys")).text

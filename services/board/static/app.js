@@ -69,7 +69,7 @@ async function main() {
   setLang(lang());
   translatePage();
   const me = await api("/api/v1/session"); // not logged in: api() goes to /login
-  document.body.dataset.role = me.role; // the page hides what this role cannot do
+  Object.assign(document.body.dataset, { role: me.role, project: me.project }); // hide what it cannot do
   $("#whoami").textContent = `${me.name} · ${me.project === "*" ? t("everyProject") : me.project} · ${t("role_" + me.role)}`;
   $("#log-out").addEventListener("click", async () => { await api("/api/v1/session", { method: "DELETE" }); toLogin(); });
   await reloadOptions();
