@@ -49,9 +49,14 @@ class _Item(BaseModel):
 class Prompt(_Item):
     system_prompt: str = Field(min_length=1, max_length=50_000)
     user_template: str = Field(min_length=1, max_length=50_000)
-    model: str = Field(default="claude-sonnet-4-5", min_length=1, max_length=100)
+    model: str = Field(default="claude-sonnet-5-5", min_length=1, max_length=100)
     max_tokens: int = Field(default=4000, ge=1, le=64_000)
-    temperature: float = Field(default=0.7, ge=0, le=1)
+    temperature: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="for OpenAI-compatible models; Claude 5 takes no sampling settings",
+    )
     knowledge_tiers: tuple[int, ...] = ()
     language: str | None = None
 
@@ -78,6 +83,14 @@ class Provider(_Item):
 
 class ScriptPreset(_Item):
     generator: str = "offline-draft"
+    # Providers (slugs) in the order to try: the first one usable here writes (a provider whose key
+    # variable is unset, or whose endpoint cannot be reached, hands over to the next).
+    providers: tuple[str, ...] = ()
+    max_attempts: int = Field(default=3, ge=1, le=6, description="tries when the script fails a validator")
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return self.providers or (self.generator,)
 
 
 class VoicePreset(_Item):
@@ -213,6 +226,7 @@ class JobConfig(BaseModel):
     prompts: dict[str, Prompt] = Field(default_factory=dict)
     validators: dict[str, Validator] = Field(default_factory=dict)
     knowledge: dict[str, Knowledge] = Field(default_factory=dict)
+    providers: dict[str, Provider] = Field(default_factory=dict)
     versions: dict[str, int] = Field(default_factory=dict)
 
 

@@ -21,6 +21,7 @@ from shared.config import (
     JobConfig,
     Knowledge,
     Prompt,
+    Provider,
     Recipe,
     ScriptPreset,
     Validator,
@@ -144,10 +145,13 @@ class ConfigReader:
             if entry and entry[0].tier in tiers and entry[0].language in (None, language):
                 knowledge[slug] = entry[0]
                 versions[config_key("knowledge", slug)] = entry[1]
+        script = await need(config_key("preset.script", recipe_item.script_preset), ScriptPreset)
+        providers = {slug: await need(config_key("provider", slug), Provider) for slug in script.order}
         return JobConfig(
             recipe=recipe_item,
             knowledge=knowledge,
-            script=await need(config_key("preset.script", recipe_item.script_preset), ScriptPreset),
+            providers=providers,
+            script=script,
             voice=await need(voice_key, VoicePreset),
             video=await need(config_key("preset.video", recipe_item.video_preset), VideoPreset),
             prompts=prompts,

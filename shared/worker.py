@@ -58,10 +58,12 @@ class StepContext:
     _last_progress: float = field(default=-1.0)
     _last_progress_at: float = field(default=0.0)
 
-    async def progress(self, percent: float, message: str = "") -> None:
-        """Record progress; throttled to one event a second unless it is the end."""
+    async def progress(self, percent: float, message: str = "", *, log: bool = False) -> None:
+        """Record progress; throttled to one event a second unless it is the end, or `log` says the
+        message belongs in the job's log (a retried attempt, a skipped provider)."""
         now = time.monotonic()
-        if percent < 100 and (now - self._last_progress_at < 1.0 or percent - self._last_progress < 1):
+        throttled = now - self._last_progress_at < 1.0 or percent - self._last_progress < 1
+        if percent < 100 and throttled and not log:
             return
         self._last_progress, self._last_progress_at = percent, now
         command = cmd.ReportProgress(

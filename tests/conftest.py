@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ from shared.bus import Bus
 from shared.eventstore import EventStore
 from shared.natsserver import EmbeddedNats, free_port
 from shared.settings import Settings
+from tests.fake_models import FakeModels
 from vfo.stack import Stack
 
 BRIEF = (
@@ -146,17 +148,46 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/hook"
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    listening = Receiver()
-    server = uvicorn.Server(
-        uvicorn.Config(listening.app, host="127.0.0.1", port=listening.port, log_level="warning")
-    )
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, port: int) -> AsyncIterator[None]:
+    """Serve `app` on 127.0.0.1:`port` for the duration (local stand-ins for outside systems)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     for _ in range(500):
         if server.started:
             break
         await asyncio.sleep(0.02)
-    yield listening
-    server.should_exit = True
-    await task
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    listening = Receiver()
+    async with serving(listening.app, listening.port):
+        yield listening
+
+
+@pytest.fixture
+async def models() -> AsyncIterator[FakeModels]:
+    """The model APIs (Anthropic, OpenAI-compatible) as a local fake server."""
+    fake = FakeModels()
+    async with serving(fake.app, fake.port):
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def no_real_provider_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches a real paid API, whatever this machine's environment holds."""
+    for name in (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "AZURE_SPEECH_KEY",
+        "AZURE_SPEECH_REGION",
+    ):
+        monkeypatch.delenv(name, raising=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from shared.config import KINDS, LANGUAGES, PRESET_TYPES, Knowledge, Project, Prompt, Recipe
+from shared.config import KINDS, LANGUAGES, PRESET_TYPES, Knowledge, Project, Prompt, Recipe, ScriptPreset
 from shared.errors import InvalidInput, NotFound
 from shared.httpapi import describe
 
@@ -66,6 +66,8 @@ def references(item: BaseModel) -> list[tuple[str, str, str]]:
         for n, step in enumerate(item.steps):
             refs += [(f"steps.{n}.prompts.{lang}", "prompts", slug) for lang, slug in step.prompts.items()]
             refs += [(f"steps.{n}.validators.{i}", "validators", v) for i, v in enumerate(step.validators)]
+    if isinstance(item, ScriptPreset):
+        refs += [(f"providers.{i}", "providers", slug) for i, slug in enumerate(item.order)]
     if isinstance(item, Project):
         refs += [(f"recipes.{i}", "recipes", slug) for i, slug in enumerate(item.recipes)]
         if item.default_recipe:

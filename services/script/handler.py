@@ -1,20 +1,55 @@
-"""The script step: job -> `script.md` + `outline.json` artifacts."""
+"""The script step: job -> `script.md` + `outline.json` artifacts.
+
+The script preset names providers in the order to try (e.g. anthropic, then offline-draft). A
+provider is skipped when it cannot be used here (its key variable is unset) or its endpoint cannot
+be reached; every skip is said in the job's log and in the artifacts' metadata. Errors of the
+provider that writes (a rejected key, a refused request, rate limits) are that step's errors.
+"""
 
 from __future__ import annotations
 
-from services.script.writer import ScriptRequest, ScriptWriter
+import os
+
+from services.script.clients import ENGINES
+from services.script.llm import LLMRequest, LLMWriter, Unreachable, Usage
+from services.script.writer import OfflineDraftWriter, ScriptRequest
+from shared.config import JobConfig, Prompt, Provider
 from shared.errors import PermanentError
 from shared.options import SECTIONS
+from shared.script import Script
 from shared.worker import StepContext
+
+OFFLINE = "offline-draft"
+
+
+def unusable(provider: Provider) -> str | None:
+    """Why this provider cannot write here, or None when it can."""
+    if provider.engine == OFFLINE:
+        return None
+    if provider.engine not in ENGINES:
+        return f"engine {provider.engine!r} is not one of {', '.join([OFFLINE, *ENGINES])}"
+    if provider.key_env and not os.environ.get(provider.key_env):
+        return f"{provider.key_env} is not set"
+    if provider.engine == "openai-compatible" and not provider.settings.get("base_url"):
+        return "settings.base_url is not set"
+    return None
+
+
+def _prompt(config: JobConfig, language: str) -> Prompt | None:
+    for step in config.recipe.steps:
+        if step.step == "script" and language in step.prompts:
+            return config.prompts.get(step.prompts[language])
+    return None
 
 
 class ScriptStep:
-    def __init__(self, writer: ScriptWriter) -> None:
-        self.writer = writer
+    def __init__(self, offline: OfflineDraftWriter | None = None) -> None:
+        self.offline = offline or OfflineDraftWriter()
 
     async def __call__(self, ctx: StepContext) -> dict[str, float]:
         job = ctx.job
-        if job.config is None:
+        config = job.config
+        if config is None:
             raise PermanentError("the job has no configuration snapshot; create it again")
         request = ScriptRequest(
             title=job.title,
@@ -25,13 +60,61 @@ class ScriptStep:
             instruction=ctx.item.instruction,
         )
         await ctx.progress(5, "writing the script")
-        script = await self.writer.write(request)
+        order = [config.providers[slug] for slug in config.script.order if slug in config.providers]
+        skipped: list[str] = []
+        written: tuple[Script, Usage | None] | None = None
+        for provider in order or [Provider(slug=OFFLINE, type="llm", engine=OFFLINE)]:
+            reason = unusable(provider)
+            prompt = _prompt(config, job.language)
+            if reason is None and provider.engine != OFFLINE and prompt is None:
+                reason = f"the recipe has no script prompt for {job.language}"
+            if reason is not None:
+                skipped.append(f"{provider.slug}: {reason}")
+                continue
+            if provider.engine == OFFLINE:
+                written = (await self.offline.write(request), None)
+                break
+            assert prompt is not None
+            llm = LLMRequest(
+                title=job.title,
+                brief=job.brief,
+                language=job.language,
+                story_type=job.options.story_type,
+                duration_preset=job.options.duration_preset,
+                prompt=prompt,
+                knowledge=tuple(k for k in config.knowledge.values() if k.tier in prompt.knowledge_tiers),
+                validators=config.validators,
+                instruction=ctx.item.instruction,
+                max_attempts=config.script.max_attempts,
+            )
+            writer = LLMWriter(ENGINES[provider.engine](provider), provider.settings)
+            try:
+                written = await writer.write(llm, ctx.progress)
+                break
+            except Unreachable as err:
+                skipped.append(f"{provider.slug}: {err}")
+                await ctx.progress(5, f"{err}; handing over to the next provider", log=True)
+        if written is None:
+            raise PermanentError(
+                "no provider could write the script (" + "; ".join(skipped) + "); set the key, or add "
+                f"{OFFLINE} to the script preset's providers"
+            )
+        if skipped:
+            await ctx.progress(90, "skipped " + "; ".join(skipped), log=True)
+        script, usage = written
         outline = ctx.workdir / "outline.json"
         outline.write_text(script.model_dump_json(indent=2), encoding="utf-8")
         markdown = ctx.workdir / "script.md"
         markdown.write_text(script.to_markdown(), encoding="utf-8")
-        meta = {"generator": script.generator, "sections": len(script.sections)}
+        meta: dict[str, str | float] = {
+            "generator": script.generator,
+            "sections": len(script.sections),
+            "providers": " → ".join(p.slug for p in order) or OFFLINE,
+        }
+        if skipped:
+            meta["skipped"] = "; ".join(skipped)[:500]
         await ctx.save(markdown, "script.md", "script", "text/markdown; charset=utf-8", meta)
         await ctx.save(outline, "outline.json", "outline", "application/json", meta)
         words = sum(len(sentence.split()) for _, sentence in script.narration())
-        return {"words": float(words), "sections": float(len(script.sections))}
+        step_metrics = {"words": float(words), "sections": float(len(script.sections))}
+        return step_metrics | (usage.metrics() if usage else {})

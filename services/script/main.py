@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from services.script.handler import ScriptStep
-from services.script.writer import OfflineDraftWriter
 from shared import runtime
 from shared.settings import Settings
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     async with runtime.connected(settings, "script") as bus:
-        worker = runtime.step_worker(settings, bus, "script", ScriptStep(OfflineDraftWriter()))
+        worker = runtime.step_worker(settings, bus, "script", ScriptStep())
         await worker.run(stop)

@@ -1,7 +1,7 @@
 // Configuration admin: list, create, edit (live validation), history with diff, rollback, (de)activate.
 const R = "/api/v1/registry";
 const EXAMPLES = {
-  prompts: { slug: "my-prompt", system_prompt: "You write narration scripts.", user_template: "Write about {{title}}: {{brief}}", model: "claude-sonnet-4-5", max_tokens: 4000, temperature: 0.7 },
+  prompts: { slug: "my-prompt", system_prompt: "You write narration scripts.", user_template: "Write about {{title}}: {{brief}}", model: "claude-sonnet-5-5", max_tokens: 4000, temperature: 0.7 },
   providers: { slug: "my-llm", type: "llm", engine: "openai-compatible", settings: { base_url: "http://localhost:11434/v1", model: "llama3" }, key_env: null },
   presets: { slug: "voice.my-voice", voice: "en-us", rate_wpm: 170 },
   validators: { slug: "my-validator", message: "Keep it under 300 words.", max_words: 300 },

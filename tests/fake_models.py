@@ -1,0 +1,125 @@
+"""A local stand-in for the model APIs, spoken to by the official SDKs (pointed here by base_url).
+
+It serves Anthropic's Messages API (`POST /v1/messages`, streaming as the SDK expects) and the
+OpenAI chat API (`POST /v1/chat/completions`, streaming chunks with usage). Each answer comes from
+`script`, in order: a status code to fail with (and its headers), or a text to stream; then `default`.
+Every request is kept, with its headers, for the test to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from shared.natsserver import free_port
+
+
+def narration(sections: int = 4, words_per_section: int = 50) -> str:
+    """A script as a model would write it: a title, then `## ` sections of plain sentences."""
+    body = ["# The title the model chose", ""]
+    for n in range(1, sections + 1):
+        sentence = f"Section {n} says one plain thing about octopus hearts and blue blood."
+        body += [f"## Part {n}", "", " ".join([sentence] * (words_per_section // 11 + 1)), ""]
+    return "\n".join(body)
+
+
+@dataclass
+class Failure:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+ERROR_TYPES = {
+    401: "authentication_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+class FakeModels:
+    def __init__(self) -> None:
+        self.script: list[Failure | str] = []
+        self.default = narration()
+        self.requests: list[tuple[float, dict[str, str], dict]] = []
+        self.delay = 0.01  # between streamed pieces
+        self.port = free_port()
+        self.app = FastAPI()
+        self.app.post("/v1/messages")(self.messages)
+        self.app.post("/v1/chat/completions")(self.chat)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _next(self, request: Request) -> Failure | str:
+        body = await request.json()
+        self.requests.append((asyncio.get_running_loop().time(), dict(request.headers), body))
+        return self.script.pop(0) if self.script else self.default
+
+    async def messages(self, request: Request) -> Response:
+        answer = await self._next(request)
+        if isinstance(answer, Failure):
+            kind = ERROR_TYPES.get(answer.status, "invalid_request_error")
+            error = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
+            return JSONResponse(error, status_code=answer.status, headers=answer.headers)
+        model = self.requests[-1][2]["model"]
+
+        async def events() -> AsyncIterator[str]:
+            def event(name: str, data: dict) -> str:
+                return f"event: {name}\ndata: {json.dumps(data)}\n\n"
+
+            message = {
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 321, "output_tokens": 1},
+            }
+            yield event("message_start", {"type": "message_start", "message": message})
+            block = {"type": "text", "text": ""}
+            yield event(
+                "content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}
+            )
+            for start in range(0, len(answer), 40):
+                delta = {"type": "text_delta", "text": answer[start : start + 40]}
+                yield event(
+                    "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+                )
+                await asyncio.sleep(self.delay)
+            yield event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            stop = {"stop_reason": "end_turn", "stop_sequence": None}
+            yield event(
+                "message_delta", {"type": "message_delta", "delta": stop, "usage": {"output_tokens": 1234}}
+            )
+            yield event("message_stop", {"type": "message_stop"})
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def chat(self, request: Request) -> Response:
+        answer = await self._next(request)
+        if isinstance(answer, Failure):
+            error = {"error": {"message": f"fake {answer.status}", "type": "error", "code": answer.status}}
+            return JSONResponse(error, status_code=answer.status, headers=answer.headers)
+        model = self.requests[-1][2]["model"]
+
+        async def chunks() -> AsyncIterator[str]:
+            base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model}
+            for start in range(0, len(answer), 40):
+                delta = {"role": "assistant", "content": answer[start : start + 40]}
+                choice = {"index": 0, "delta": delta, "finish_reason": None}
+                yield f"data: {json.dumps(base | {'choices': [choice]})}\n\n"
+                await asyncio.sleep(self.delay)
+            usage = {"prompt_tokens": 111, "completion_tokens": 222, "total_tokens": 333}
+            yield f"data: {json.dumps(base | {'choices': [], 'usage': usage})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
