@@ -94,8 +94,11 @@ class ScriptPreset(_Item):
 
 
 class VoicePreset(_Item):
-    engine: str = "espeak-ng"
+    # "espeak-ng" (offline, every language) or "azure" (neural; falls back to the offline voice
+    # of the language when AZURE_SPEECH_KEY / AZURE_SPEECH_REGION are not set)
+    engine: Literal["espeak-ng", "azure"] = "espeak-ng"
     voice: str = Field(min_length=1, max_length=100)
+    ssml_preset: str | None = Field(default=None, description="stage directions -> pauses (Azure)")
     rate_wpm: int = Field(default=165, ge=80, le=450)
     pitch: int = Field(default=45, ge=0, le=99)
     sentence_pause_ms: int = Field(default=280, ge=0, le=3000)
@@ -227,6 +230,7 @@ class JobConfig(BaseModel):
     validators: dict[str, Validator] = Field(default_factory=dict)
     knowledge: dict[str, Knowledge] = Field(default_factory=dict)
     providers: dict[str, Provider] = Field(default_factory=dict)
+    ssml: SsmlPreset | None = None
     versions: dict[str, int] = Field(default_factory=dict)
 
 

@@ -24,6 +24,7 @@ from shared.config import (
     Provider,
     Recipe,
     ScriptPreset,
+    SsmlPreset,
     Validator,
     VideoPreset,
     VoicePreset,
@@ -146,13 +147,18 @@ class ConfigReader:
                 knowledge[slug] = entry[0]
                 versions[config_key("knowledge", slug)] = entry[1]
         script = await need(config_key("preset.script", recipe_item.script_preset), ScriptPreset)
+        voice_item = await need(voice_key, VoicePreset)
+        ssml = None
+        if voice_item.ssml_preset:
+            ssml = await need(config_key("preset.ssml", voice_item.ssml_preset), SsmlPreset)
         providers = {slug: await need(config_key("provider", slug), Provider) for slug in script.order}
         return JobConfig(
             recipe=recipe_item,
             knowledge=knowledge,
             providers=providers,
             script=script,
-            voice=await need(voice_key, VoicePreset),
+            voice=voice_item,
+            ssml=ssml,
             video=await need(config_key("preset.video", recipe_item.video_preset), VideoPreset),
             prompts=prompts,
             validators=validators,

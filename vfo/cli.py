@@ -189,6 +189,28 @@ def run_service(service: Annotated[str, typer.Argument(help=f"One of: {', '.join
 
 
 @app.command()
+def doctor(data_dir: DataDir = Path("var")) -> None:
+    """Which providers, voices and encoders work on this machine, each with the fix when not."""
+    from vfo.doctor import diagnose
+
+    settings = _settings()
+    nats_url = settings.nats_url or (running_stack(data_dir) or {}).get("nats_url")
+    findings, source = _run(diagnose(nats_url, settings.ffmpeg_path))
+    table = Table("", "what", "detail")
+    for finding in findings:
+        table.add_row(
+            "[green]ok[/green]" if finding.ok else "[yellow]no[/yellow]", finding.component, finding.detail
+        )
+    console.print(table)
+    console.print(
+        f"providers from {source}. Without any key, the offline script writer and voice make videos."
+    )
+    essential = [f for f in findings if f.component in ("FFmpeg", "offline voice (eSpeak NG)")]
+    if not all(f.ok for f in essential):
+        raise typer.Exit(1)
+
+
+@app.command()
 def status(data_dir: DataDir = Path("var")) -> None:
     """Show the stack, its streams, consumers and pending work."""
     from vfo.status import collect

@@ -25,6 +25,8 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Brief = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=BRIEF_MAX)]
 UploadId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+# voice presets are named after their language: en-US, pt-BR-neural
+PresetName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")]
 
 
 def _check_title(value: str | None) -> str | None:
@@ -55,7 +57,9 @@ class JobFields(BaseModel):
     language: str | None = Field(default=None, description=f"one of {', '.join(LANGUAGES)}")
     story_type: StoryType | None = None
     duration_preset: DurationPreset | None = None
-    voice_preset: Slug | None = Field(default=None, description="a voice preset; defaults to the language's")
+    voice_preset: PresetName | None = Field(
+        default=None, description="a voice preset; defaults to the language's"
+    )
     visual_mode: VisualMode | None = None
     images_count: Annotated[int, Field(ge=1, le=10)] | None = None
     images: list[UploadId] | None = Field(

@@ -11,7 +11,17 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from shared.config import KINDS, LANGUAGES, PRESET_TYPES, Knowledge, Project, Prompt, Recipe, ScriptPreset
+from shared.config import (
+    KINDS,
+    LANGUAGES,
+    PRESET_TYPES,
+    Knowledge,
+    Project,
+    Prompt,
+    Recipe,
+    ScriptPreset,
+    VoicePreset,
+)
 from shared.errors import InvalidInput, NotFound
 from shared.httpapi import describe
 
@@ -66,6 +76,8 @@ def references(item: BaseModel) -> list[tuple[str, str, str]]:
         for n, step in enumerate(item.steps):
             refs += [(f"steps.{n}.prompts.{lang}", "prompts", slug) for lang, slug in step.prompts.items()]
             refs += [(f"steps.{n}.validators.{i}", "validators", v) for i, v in enumerate(step.validators)]
+    if isinstance(item, VoicePreset) and item.ssml_preset:
+        refs.append(("ssml_preset", "presets", f"ssml.{item.ssml_preset}"))
     if isinstance(item, ScriptPreset):
         refs += [(f"providers.{i}", "providers", slug) for i, slug in enumerate(item.order)]
     if isinstance(item, Project):

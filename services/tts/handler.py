@@ -1,21 +1,37 @@
-"""The narration step: `outline.json` -> `narration.wav` + `cues.json` artifacts."""
+"""The narration step: `outline.json` -> `narration.wav` + `cues.json` artifacts.
+
+The voice preset picks the engine. Azure's neural voices need AZURE_SPEECH_KEY and
+AZURE_SPEECH_REGION; without them the language's offline voice narrates, and the job's log and the
+artifacts' metadata say so.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import ValidationError
 
-from services.tts.narrate import Speech, narrate
+from services.tts import azure
+from services.tts.narrate import Speech, narrate, narrate_ssml
+from shared.config import VoicePreset
 from shared.errors import PermanentError
 from shared.script import Script
 from shared.worker import StepContext
 
+# The offline voice of each language, for a neural preset that cannot be used here.
+OFFLINE_VOICES = {"en-US": "en-us", "pt-BR": "pt-br", "es-ES": "es", "es-MX": "es-419"}
+
 
 class NarrationStep:
-    def __init__(self, speech: Speech) -> None:
+    def __init__(
+        self, speech: Speech, neural: Callable[[], azure.Synthesizer] = azure.AzureSynthesizer
+    ) -> None:
         self.speech = speech
+        self.neural = neural
 
     async def __call__(self, ctx: StepContext) -> dict[str, float]:
-        if ctx.job.config is None:
+        config = ctx.job.config
+        if config is None:
             raise PermanentError("the job has no configuration snapshot; create it again")
         outline = await ctx.fetch("outline.json")
         try:
@@ -23,19 +39,34 @@ class NarrationStep:
         except ValidationError as err:
             raise PermanentError("outline.json is not a valid script; retry the script step") from err
         wav = ctx.workdir / "narration.wav"
-        cues = await narrate(script, ctx.job.config.voice, self.speech, wav, ctx.progress)
+        voice, skipped = config.voice, None
+        if voice.engine == "azure" and (reason := azure.missing()):
+            skipped = f"azure: {reason}"
+            voice = VoicePreset(slug=voice.slug, voice=OFFLINE_VOICES.get(script.language, "en-us"))
+            await ctx.progress(
+                1, f"the neural voice is skipped ({reason}); the offline voice narrates", log=True
+            )
+        if voice.engine == "azure":
+            cues = await narrate_ssml(script, voice, config.ssml, self.neural(), wav, ctx.progress)
+        else:
+            cues = await narrate(script, voice, self.speech, wav, ctx.progress)
         cues_path = ctx.workdir / "cues.json"
         cues_path.write_text(cues.model_dump_json(indent=1), encoding="utf-8")
-        meta = {
+        meta: dict[str, str | float] = {
             "duration_s": round(cues.duration, 3),
             "voice": cues.voice,
-            "engine": ctx.job.config.voice.engine,
+            "engine": voice.engine,
         }
+        if skipped:
+            meta["skipped"] = skipped
         await ctx.save(wav, "narration.wav", "audio", "audio/wav", meta)
         await ctx.save(cues_path, "cues.json", "cues", "application/json", meta)
         characters = sum(len(cue.text) for cue in cues.cues)
-        return {
+        step_metrics = {
             "audio_s": round(cues.duration, 3),
             "characters": float(characters),
             "cues": float(len(cues.cues)),
         }
+        if voice.engine == "azure":
+            step_metrics["cost_usd"] = round(characters * azure.USD_PER_MILLION_CHARACTERS / 1e6, 6)
+        return step_metrics

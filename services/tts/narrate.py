@@ -1,4 +1,5 @@
-"""Narrate a script sentence by sentence: a WAV file and exact cue timings.
+"""Narrate a script: a WAV file and exact cue timings. The offline voice speaks sentence by
+sentence; a neural voice (`narrate_ssml`) speaks SSML chunks of many sentences.
 
 Timings are counted in samples, so a cue's start is exactly where its audio starts in the file.
 The WAV is written as it is synthesized; only one sentence's audio is in memory at a time.
@@ -11,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
+from services.tts import ssml
+from services.tts.azure import Synthesizer
 from services.tts.espeak import Spoken
-from shared.config import VoicePreset
+from shared.config import SsmlPreset, VoicePreset
 from shared.cues import Cue, Cues, Word
 from shared.errors import PermanentError
 from shared.script import Script
@@ -88,4 +91,81 @@ async def narrate(
         sample_rate=rate,
         duration=position / rate,
         cues=tuple(cues),
+    )
+
+
+def _placed(text: str, heard: list[tuple[str, float, float]]) -> tuple[Word, ...]:
+    """Words the service reported, placed in the cue's text (offsets found in reading order)."""
+    words, cursor = [], 0
+    for word, start, duration in heard:
+        found = text.find(word, cursor)
+        offset = found if found >= 0 else cursor
+        cursor = offset + len(word) if found >= 0 else cursor
+        words.append(Word(text=word, start=round(start, 3), end=round(start + duration, 3), offset=offset))
+    return tuple(words)
+
+
+async def narrate_ssml(
+    script: Script,
+    voice: VoicePreset,
+    preset: SsmlPreset | None,
+    synthesizer: Synthesizer,
+    wav_path: Path,
+    progress: Progress,
+) -> Cues:
+    """Narrate with a neural voice: the script in chunks under the service's limits, stitched with
+    exact silences between them, and cues from the service's bookmarks and word boundaries."""
+    order = script.narration()
+    if not order:
+        raise PermanentError("the script has nothing to narrate; write or retry the script step")
+    sentences = [ssml.Spoken(index, section, text) for index, (section, text) in enumerate(order)]
+    groups = ssml.chunks(sentences, ssml.CHUNK_CHARS)
+    starts: dict[int, float] = {}
+    heard: list[tuple[str, float, float]] = []
+    position, rate = 0, 0
+    out: wave.Wave_write | None = None
+    try:
+        for number, group in enumerate(groups):
+            result = await synthesizer.synthesize(ssml.document(group, voice, script.language, preset))
+            if out is None:
+                rate = result.sample_rate
+                out = wave.open(str(wav_path), "wb")  # noqa: SIM115 - closed in finally
+                out.setnchannels(1)
+                out.setsampwidth(2)
+                out.setframerate(rate)
+            if number:
+                silence = rate * ssml.pause_ms(voice, groups[number - 1][-1], group[0]) // 1000
+                out.writeframes(b"\0\0" * silence)
+                position += silence
+            base = position / rate
+            out.writeframes(result.pcm)
+            position += len(result.pcm) // 2
+            for sentence in group:
+                if sentence.index >= 0:
+                    starts[sentence.index] = base + result.bookmarks.get(ssml.bookmark(sentence.index), 0.0)
+            heard += [(text, base + start, duration) for text, start, duration in result.words]
+            await progress(100 * (number + 1) / len(groups), f"part {number + 1} of {len(groups)}")
+    finally:
+        if out is not None:
+            out.close()
+    duration = position / rate
+    cues = []
+    for index, (section, text) in enumerate(order):
+        start = starts.get(index, cues[-1].end if cues else 0.0)
+        following = starts.get(index + 1, duration)
+        words = [w for w in heard if start - 0.001 <= w[1] < following]
+        end = max((s + d for _, s, d in words), default=following)
+        spoken = ssml.spoken_text(text, preset)
+        cues.append(
+            Cue(
+                index=index,
+                section=section,
+                text=text,
+                start=round(start, 3),
+                end=round(min(max(end, start), duration), 3),
+                words=_placed(spoken, words),
+            )
+        )
+    return Cues(
+        language=script.language, voice=voice.voice, sample_rate=rate, duration=duration, cues=tuple(cues)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,9 +10,19 @@ from pathlib import Path
 
 from shared.natsserver import EmbeddedNats
 from tests.e2e.probe import probe
+from tests.fake_models import FakeModels
 
+PROVIDER_KEYS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "AZURE_SPEECH_KEY",
+    "AZURE_SPEECH_REGION",
+)
 CLEAN_ENV = {
-    k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL") and not k.startswith("VFO_")
+    k: v
+    for k, v in os.environ.items()
+    if k not in ("NATS_URL", "DATABASE_URL", *PROVIDER_KEYS) and not k.startswith("VFO_")
 }
 
 
@@ -100,3 +111,25 @@ def test_registry_export_and_import_through_the_running_stack(tmp_path: Path):
     finally:
         up.terminate()
         up.wait(30)
+
+
+async def test_doctor_says_what_works_here_and_the_fix_for_what_does_not(tmp_path: Path, models: FakeModels):
+    # without keys: the offline parts work, and each provider says what to set
+    bare = await asyncio.to_thread(vfo, "doctor", cwd=tmp_path, env={"COLUMNS": "250"})
+    assert bare.returncode == 0, bare.stderr
+    assert (
+        "ANTHROPIC_API_KEY is not set" in bare.stdout
+        and "AZURE_SPEECH_KEY and AZURE_SPEECH_REGION" in bare.stdout
+    )
+    assert "eSpeak NG" in bare.stdout and "libx264 present" in bare.stdout
+    # with a key and a reachable endpoint: Anthropic is usable, and the key is never printed
+    key = "sk-ant-doctor-canary"
+    keyed = await asyncio.to_thread(
+        vfo,
+        "doctor",
+        cwd=tmp_path,
+        env={"COLUMNS": "250", "ANTHROPIC_API_KEY": key, "ANTHROPIC_BASE_URL": models.url},
+    )
+    assert keyed.returncode == 0, keyed.stderr
+    assert f"ANTHROPIC_API_KEY is set; {models.url} answers" in keyed.stdout
+    assert key not in keyed.stdout + keyed.stderr

@@ -64,20 +64,24 @@ async def last_of_type(store: EventStore, job_id: str, kind: str) -> int:
     return max(seq for seq, event in await events_of(store, job_id) if event.type == kind)
 
 
-async def new_job(store: EventStore, title: str = "Why octopuses have three hearts") -> str:
+async def new_job(
+    store: EventStore, title: str = "Why octopuses have three hearts", voice: str | None = None
+) -> str:
     await publish_defaults(store.bus)
-    config = await ConfigReader(store.bus).resolve("narrated-story", "en-US")
+    config = await ConfigReader(store.bus).resolve("narrated-story", "en-US", voice)
     job_id = f"job-{abs(hash(title)) % 10**8}"
     await store.execute(job_id, cmd.CreateJob(title=title, brief=BRIEF, language="en-US", config=config))
     await store.execute(job_id, cmd.MoveToColumn(column=Column.CONCLUIDO))
     return job_id
 
 
-async def run_step(store: EventStore, job_id: str, step: str, deliveries: int = 1) -> None:
+async def run_step(
+    store: EventStore, job_id: str, step: str, deliveries: int = 1, handler: StepHandler | None = None
+) -> None:
     """Conductor publishes the step's work; the worker handles it `deliveries` times; conductor advances."""
     conductor = Conductor(store)
     await conductor.handle(await message_at(store, await last_of_type(store, job_id, "step_requested")))
-    worker = StepWorker(store, step, handler_for(step), worker_id=f"{step}-test", pool="cpu")
+    worker = StepWorker(store, step, handler or handler_for(step), worker_id=f"{step}-test", pool="cpu")
     psub = await worker.subscribe()
     (msg,) = await psub.fetch(1, timeout=5)
     for n in range(deliveries):

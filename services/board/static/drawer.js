@@ -154,9 +154,19 @@ export class Drawer {
       [t("updated"), when(job.updated_at)],
     ];
     if (job.last_error) rows.push([t("error"), job.last_error]);
+    const usage = (step) => { // what the step's provider reported: tokens, characters, estimated cost
+      const done = job.events.filter((e) => e.type === "step_completed" && e.step === step).pop();
+      const m = (done && done.payload.metrics) || {};
+      return [
+        m.input_tokens != null ? `${m.input_tokens} → ${m.output_tokens} ${t("tokens")}` : null,
+        m.characters != null ? `${m.characters} ${t("characters")}` : null,
+        m.cost_usd != null ? `≈ $${m.cost_usd.toFixed(4)}` : null,
+      ].filter(Boolean).join(" · ");
+    };
     const steps = el("table", { class: "steps" },
-      el("tr", {}, el("th", {}, t("step")), el("th", {}, t("status")), el("th", {}, t("attempt")), el("th", {}, t("duration_s"))),
-      job.steps.map((s) => el("tr", {}, el("td", {}, t(s.step)), el("td", {}, s.status), el("td", {}, s.attempt), el("td", {}, duration(s.duration_s)))));
+      el("tr", {}, el("th", {}, t("step")), el("th", {}, t("status")), el("th", {}, t("attempt")), el("th", {}, t("duration_s")), el("th", {}, t("usage"))),
+      job.steps.map((s) => el("tr", {}, el("td", {}, t(s.step)), el("td", {}, s.status), el("td", {}, s.attempt), el("td", {}, duration(s.duration_s)),
+        el("td", { class: "usage" }, usage(s.step)))));
     const versions = Object.entries(job.config.versions || {}).map(([key, version]) => el("li", {}, `${key} v${version}`));
     return [
       el("dl", { class: "facts" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))])),
