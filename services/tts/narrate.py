@@ -28,6 +28,15 @@ class Speech(Protocol):
 Progress = Callable[[float, str], Awaitable[None]]
 
 
+def _wav(path: Path, rate: int) -> wave.Wave_write:
+    """A 16-bit mono WAV being written (the caller closes it)."""
+    out = wave.open(str(path), "wb")  # noqa: SIM115 - the caller closes it, in a finally
+    out.setnchannels(1)
+    out.setsampwidth(2)
+    out.setframerate(rate)
+    return out
+
+
 def _words(sentence: str, spoken: Spoken, start: float, end: float) -> tuple[Word, ...]:
     starts = [(offset, length, start + ms / 1000) for offset, length, ms in spoken.words]
     words = []
@@ -55,10 +64,7 @@ async def narrate(
             spoken = await speech.speak(sentence, voice.voice, voice.rate_wpm, voice.pitch)
             if out is None:
                 rate = spoken.sample_rate
-                out = wave.open(str(wav_path), "wb")  # noqa: SIM115 - closed in finally
-                out.setnchannels(1)
-                out.setsampwidth(2)
-                out.setframerate(rate)
+                out = _wav(wav_path, rate)
             if index:
                 pause_ms = voice.section_pause_ms if section != previous_section else voice.sentence_pause_ms
                 silence = rate * pause_ms // 1000
@@ -129,10 +135,7 @@ async def narrate_ssml(
             result = await synthesizer.synthesize(ssml.document(group, voice, script.language, preset))
             if out is None:
                 rate = result.sample_rate
-                out = wave.open(str(wav_path), "wb")  # noqa: SIM115 - closed in finally
-                out.setnchannels(1)
-                out.setsampwidth(2)
-                out.setframerate(rate)
+                out = _wav(wav_path, rate)
             if number:
                 silence = rate * ssml.pause_ms(voice, groups[number - 1][-1], group[0]) // 1000
                 out.writeframes(b"\0\0" * silence)
