@@ -25,6 +25,7 @@ TEMPLATE_VARIABLES = frozenset(
         "story_type",
         "duration_preset",
         "knowledge",
+        "ideas",
         "outline",
         "script",
         "instruction",
@@ -162,10 +163,17 @@ class Validator(_Item):
         return patterns
 
 
+Stage = Literal["ideation", "outline", "metadata"]
+
+
 class RecipeStep(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
     step: Literal["script", "tts", "render"]
     prompts: dict[str, str] = Field(default_factory=dict, description="language -> prompt slug")
+    # The script step's other stages, each language -> prompt slug: ideation and outline run before
+    # the script (their answers fill {{ideas}} and {{outline}}); metadata (title, description, tags)
+    # runs after it (its template gets {{script}}).
+    stages: dict[Stage, dict[str, str]] = Field(default_factory=dict)
     validators: tuple[str, ...] = ()
 
 

@@ -134,9 +134,9 @@ class ConfigReader:
         prompts = {}
         validators = {}
         for step in recipe_item.steps:
-            if language in step.prompts:
-                slug = step.prompts[language]
-                prompts[slug] = await need(config_key("prompt", slug), Prompt)
+            for slug in [step.prompts.get(language), *(s.get(language) for s in step.stages.values())]:
+                if slug:
+                    prompts[slug] = await need(config_key("prompt", slug), Prompt)
             for slug in step.validators:
                 validators[slug] = await need(config_key("validator", slug), Validator)
         tiers = {tier for prompt in prompts.values() for tier in prompt.knowledge_tiers}

@@ -21,7 +21,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,7 @@ class StepContext:
         await self.store.execute(self.item.job_id, command)
 
     async def save(
-        self, path: Path, name: str, kind: str, mime_type: str, metadata: dict[str, Scalar] | None = None
+        self, path: Path, name: str, kind: str, mime_type: str, metadata: Mapping[str, Scalar] | None = None
     ) -> None:
         """Upload a file as an artifact of this step and record `artifact_written`."""
         object_name = names.artifact_object(self.item.job_id, self.item.step, name)
@@ -90,7 +90,7 @@ class StepContext:
             mime_type=mime_type,
             size_bytes=size,
             sha256=digest,
-            metadata=metadata or {},
+            metadata=dict(metadata or {}),
             actor=self.actor,
         )
         await self.store.execute(self.item.job_id, command)

@@ -2,8 +2,9 @@
 
 It serves Anthropic's Messages API (`POST /v1/messages`, streaming as the SDK expects) and the
 OpenAI chat API (`POST /v1/chat/completions`, streaming chunks with usage). Each answer comes from
-`script`, in order: a status code to fail with (and its headers), or a text to stream; then `default`.
-Every request is kept, with its headers, for the test to look at.
+`script`, in order: a status code to fail with (and its headers), or a text to stream; then from
+`stages`, per stage of the script step (told apart by their prompts); then the stage's usual answer.
+Every request is kept, with its headers and its stage, for the test to look at.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ def narration(sections: int = 4, words_per_section: int = 50) -> str:
     return "\n".join(body)
 
 
+USUAL = {
+    "ideas": "1. Three hearts, one body.\n2. Blue blood.\nI pick the first: it surprises.",
+    "outline": "Hook - three hearts\nGills - two hearts\nBody - the third heart\nClose - why it matters",
+    "script": narration(),
+    "metadata": json.dumps(
+        {"title": "Three hearts", "description": "Why octopuses need them.", "tags": ["octopus", "biology"]}
+    ),
+}
+
+
 @dataclass
 class Failure:
     status: int
@@ -45,7 +56,7 @@ ERROR_TYPES = {
 class FakeModels:
     def __init__(self) -> None:
         self.script: list[Failure | str] = []
-        self.default = narration()
+        self.stages: dict[str, list[str]] = {}
         self.requests: list[tuple[float, dict[str, str], dict]] = []
         self.delay = 0.01  # between streamed pieces
         self.port = free_port()
@@ -57,10 +68,30 @@ class FakeModels:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @staticmethod
+    def stage_of(body: dict) -> str:
+        """Which stage a request is: what the shipped prompts (and the writer) ask for."""
+        text = json.dumps(body)
+        if "JSON object" in text:
+            return "metadata"
+        if "five angles" in text:
+            return "ideas"
+        if "into an outline" in text:
+            return "outline"
+        return "script"
+
+    def of_stage(self, stage: str) -> list[dict]:
+        return [body for _, _, body in self.requests if self.stage_of(body) == stage]
+
     async def _next(self, request: Request) -> Failure | str:
         body = await request.json()
         self.requests.append((asyncio.get_running_loop().time(), dict(request.headers), body))
-        return self.script.pop(0) if self.script else self.default
+        if self.script:
+            return self.script.pop(0)
+        stage = self.stage_of(body)
+        if self.stages.get(stage):
+            return self.stages[stage].pop(0)
+        return USUAL[stage]
 
     async def messages(self, request: Request) -> Response:
         answer = await self._next(request)

@@ -76,6 +76,8 @@ async def make_video(
                 saved[artifact["name"]] = await _download(
                     client, artifact["url"], out_dir / f"{stem}{suffix}"
                 )
+            elif artifact["name"] == "metadata.json":  # title, description and tags, for publishing
+                await _download(client, artifact["url"], out_dir / f"{stem}.metadata.json")
         return saved["video.mp4"]
 
 

@@ -75,6 +75,11 @@ def references(item: BaseModel) -> list[tuple[str, str, str]]:
             refs.append(("effects_preset", "presets", f"effects.{item.effects_preset}"))
         for n, step in enumerate(item.steps):
             refs += [(f"steps.{n}.prompts.{lang}", "prompts", slug) for lang, slug in step.prompts.items()]
+            refs += [
+                (f"steps.{n}.stages.{stage}.{lang}", "prompts", slug)
+                for stage, by_language in step.stages.items()
+                for lang, slug in by_language.items()
+            ]
             refs += [(f"steps.{n}.validators.{i}", "validators", v) for i, v in enumerate(step.validators)]
     if isinstance(item, VoicePreset) and item.ssml_preset:
         refs.append(("ssml_preset", "presets", f"ssml.{item.ssml_preset}"))

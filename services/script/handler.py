@@ -42,6 +42,46 @@ def _prompt(config: JobConfig, language: str) -> Prompt | None:
     return None
 
 
+def _stages(config: JobConfig, language: str) -> dict[str, Prompt]:
+    """The prompts of the script step's other stages (ideation, outline, metadata) in this language."""
+    found: dict[str, Prompt] = {}
+    for step in config.recipe.steps:
+        if step.step == "script":
+            for stage, by_language in step.stages.items():
+                prompt = config.prompts.get(by_language.get(language, ""))
+                if prompt is not None:
+                    found[stage] = prompt
+    return found
+
+
+KINDS = {
+    "ideas.md": "ideas",
+    "outline.md": "outline-draft",
+    "script.md": "script",
+    "metadata.json": "metadata",
+}
+
+
+class ArtifactCache:
+    """Stage answers as this step's artifacts, tagged with the hash of their input: an answer whose
+    input has not changed is reused by a later attempt instead of being bought again."""
+
+    def __init__(self, ctx: StepContext, meta: dict[str, str | float]) -> None:
+        self.ctx = ctx
+        self.meta = meta
+
+    async def get(self, name: str, key: str) -> str | None:
+        ref = self.ctx.job.artifacts.get(name)
+        if ref is None or ref.step != "script" or ref.metadata.get("input_sha") != key:
+            return None
+        return (await self.ctx.fetch(name)).read_text(encoding="utf-8")
+
+    async def put(self, name: str, key: str, text: str, media_type: str) -> None:
+        path = self.ctx.workdir / name
+        path.write_text(text, encoding="utf-8")
+        await self.ctx.save(path, name, KINDS.get(name, "text"), media_type, self.meta | {"input_sha": key})
+
+
 class ScriptStep:
     def __init__(self, offline: OfflineDraftWriter | None = None) -> None:
         self.offline = offline or OfflineDraftWriter()
@@ -63,6 +103,7 @@ class ScriptStep:
         order = [config.providers[slug] for slug in config.script.order if slug in config.providers]
         skipped: list[str] = []
         written: tuple[Script, Usage | None] | None = None
+        providers = " → ".join(p.slug for p in order) or OFFLINE
         for provider in order or [Provider(slug=OFFLINE, type="llm", engine=OFFLINE)]:
             reason = unusable(provider)
             prompt = _prompt(config, job.language)
@@ -86,10 +127,14 @@ class ScriptStep:
                 validators=config.validators,
                 instruction=ctx.item.instruction,
                 max_attempts=config.script.max_attempts,
+                stages=_stages(config, job.language),
             )
-            writer = LLMWriter(ENGINES[provider.engine](provider), provider.settings)
+            cache = ArtifactCache(ctx, {"generator": provider.slug, "providers": providers})
+            writer = LLMWriter(ENGINES[provider.engine](provider), provider.settings, cache)
             try:
-                written = await writer.write(llm, ctx.progress)
+                result = await writer.write(llm, ctx.progress)
+                assert result.script is not None
+                written = (result.script, result.usage)
                 break
             except Unreachable as err:
                 skipped.append(f"{provider.slug}: {err}")
@@ -102,18 +147,19 @@ class ScriptStep:
         if skipped:
             await ctx.progress(90, "skipped " + "; ".join(skipped), log=True)
         script, usage = written
-        outline = ctx.workdir / "outline.json"
-        outline.write_text(script.model_dump_json(indent=2), encoding="utf-8")
-        markdown = ctx.workdir / "script.md"
-        markdown.write_text(script.to_markdown(), encoding="utf-8")
         meta: dict[str, str | float] = {
             "generator": script.generator,
             "sections": len(script.sections),
-            "providers": " → ".join(p.slug for p in order) or OFFLINE,
+            "providers": providers,
         }
         if skipped:
             meta["skipped"] = "; ".join(skipped)[:500]
-        await ctx.save(markdown, "script.md", "script", "text/markdown; charset=utf-8", meta)
+        if usage is None:  # the offline draft (a model's script.md was kept as it was accepted)
+            markdown = ctx.workdir / "script.md"
+            markdown.write_text(script.to_markdown(), encoding="utf-8")
+            await ctx.save(markdown, "script.md", "script", "text/markdown; charset=utf-8", meta)
+        outline = ctx.workdir / "outline.json"
+        outline.write_text(script.model_dump_json(indent=2), encoding="utf-8")
         await ctx.save(outline, "outline.json", "outline", "application/json", meta)
         words = sum(len(sentence.split()) for _, sentence in script.narration())
         step_metrics = {"words": float(words), "sections": float(len(script.sections))}

@@ -9,13 +9,17 @@ a script that fails is asked for again with what was wrong (a bounded number of 
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import re
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from pydantic import BaseModel, Field, ValidationError
 
 from shared.config import Knowledge, Prompt, Validator
 from shared.errors import PermanentError
@@ -36,6 +40,10 @@ PRICES: dict[str, tuple[float, float]] = {
     "claude-sonnet-4": (3.0, 15.0),
     "claude-haiku-4": (1.0, 5.0),
 }
+METADATA_FORMAT = (
+    'Answer with one JSON object only: {"title": "...", "description": "...", "tags": ["...", "..."]}; '
+    "the title under 100 characters, the description a few sentences, at most 15 tags."
+)
 FORMAT = (
     "Answer in Markdown: the title as `# ` on the first line, then each section as a `## ` heading "
     "followed by its paragraphs of spoken narration. Nothing else: no lists, no notes, no links."
@@ -83,7 +91,7 @@ class Usage:
 
     def metrics(self) -> dict[str, float]:
         out = {"input_tokens": float(self.input_tokens), "output_tokens": float(self.output_tokens)}
-        out["attempts"] = float(self.attempts)
+        out["model_calls"] = float(self.attempts)
         if self.cost_usd is not None:
             out["cost_usd"] = round(self.cost_usd, 6)
         return out
@@ -116,7 +124,9 @@ def parse(text: str, title: str, language: str, generator: str) -> Script:
     """Markdown sections (`## heading` + paragraphs) as a Script; a `# ` line is the model's title,
     which the job's own title overrides (the user chose it)."""
     sections: list[Section] = []
-    heading, paragraphs, lines = "", [], []
+    heading = ""
+    paragraphs: list[str] = []
+    lines: list[str] = []
 
     def close_paragraph() -> None:
         if lines:
@@ -163,6 +173,30 @@ def failures(script: Script, validators: dict[str, Validator]) -> list[str]:
     return found
 
 
+class Metadata(BaseModel):
+    """What a publisher needs besides the video: a title, a description and tags."""
+
+    title: str = Field(max_length=200)
+    description: str = Field(max_length=5000)
+    tags: list[str] = Field(default_factory=list, max_length=30)
+
+
+class StageCache(Protocol):
+    """Stage answers kept as artifacts, so a retried step does not pay twice for finished stages."""
+
+    async def get(self, name: str, key: str) -> str | None: ...
+
+    async def put(self, name: str, key: str, text: str, media_type: str) -> None: ...
+
+
+STAGE_FILES = {
+    "ideation": "ideas.md",
+    "outline": "outline.md",
+    "script": "script.md",
+    "metadata": "metadata.json",
+}
+
+
 @dataclass(frozen=True)
 class LLMRequest:
     title: str
@@ -175,63 +209,140 @@ class LLMRequest:
     validators: dict[str, Validator] = field(default_factory=dict)
     instruction: str | None = None
     max_attempts: int = 3
+    stages: dict[str, Prompt] = field(default_factory=dict)  # ideation, outline, metadata
 
 
 def _knowledge(entries: tuple[Knowledge, ...]) -> str:
     return "\n".join(f"- {k.title}: {k.content}" for k in sorted(entries, key=lambda k: (k.tier, k.title)))
 
 
-class LLMWriter:
-    """A script from one ChatClient, asked again (bounded) while a validator refuses it."""
+def _key(system: str, user: str, prompt: Prompt) -> str:
+    return hashlib.sha256(f"{prompt.model}\x00{prompt.max_tokens}\x00{system}\x00{user}".encode()).hexdigest()
 
-    def __init__(self, client: ChatClient, settings: dict[str, str | int | float | bool]) -> None:
+
+def _metadata(text: str) -> Metadata | None:
+    found = re.search(r"\{.*\}", text, re.S)
+    try:
+        return Metadata.model_validate(json.loads(found.group(0))) if found else None
+    except (ValueError, ValidationError):
+        return None
+
+
+@dataclass
+class Written:
+    usage: Usage
+    script: Script | None = None
+    metadata: Metadata | None = None
+    reused: list[str] = field(default_factory=list)
+
+
+class LLMWriter:
+    """A script from one ChatClient: optional ideation and outline first, the script (asked again,
+    bounded, while a validator refuses it), then optional metadata. Each stage's answer is kept,
+    and a retried step reuses every stage whose input has not changed."""
+
+    def __init__(
+        self, client: ChatClient, settings: dict[str, str | int | float | bool], cache: StageCache
+    ) -> None:
         self.client = client
         self.settings = settings  # the provider's: prices, if it states them
+        self.cache = cache
 
-    async def write(self, request: LLMRequest, progress: Progress) -> tuple[Script, Usage]:
-        usage = Usage()
-        instruction = request.instruction or ""
-        system = f"{request.prompt.system_prompt}\n\n{FORMAT}"
-        expected = max(400, request.prompt.max_tokens * 3)  # characters, roughly
+    async def _ask(
+        self,
+        name: str,
+        prompt: Prompt,
+        values: dict[str, str],
+        written: Written,
+        band: tuple[float, float],
+        progress: Progress,
+        system_extra: str = "",
+    ) -> tuple[str, str]:
+        """The answer for one stage (from an earlier attempt when its input is the same), and the
+        key of that input, for `keep`."""
+        system = f"{prompt.system_prompt}\n\n{system_extra}".strip()
+        user = render(prompt.user_template, values)
+        key = _key(system, user, prompt)
+        cached = await self.cache.get(name, key)
+        if cached is not None:
+            written.reused.append(name)
+            await progress(band[1], f"{name} reused from an earlier attempt (not paid again)", log=True)
+            return cached, key
+        expected = max(400, prompt.max_tokens * 3)  # characters, roughly
+        last = 0.0
+
+        async def on_text(chars: int) -> None:
+            nonlocal last
+            if time.monotonic() - last >= 0.5:
+                last = time.monotonic()
+                share = min(0.95, chars / expected)
+                message = f"writing {name} with {self.client.provider} ({chars} characters)"
+                await progress(band[0] + (band[1] - band[0]) * share, message)
+
+        completion = await self.client.complete(system, user, prompt, on_text)
+        written.usage.add(completion, price_of(completion.model, self.settings))
+        return clean(completion.text).strip(), key
+
+    async def _keep(self, name: str, key: str, text: str) -> None:
+        media_type = "application/json" if name.endswith(".json") else "text/markdown; charset=utf-8"
+        await self.cache.put(name, key, text, media_type)
+
+    async def write(self, request: LLMRequest, progress: Progress) -> Written:
+        values = {
+            "title": request.title,
+            "brief": request.brief,
+            "language": request.language,
+            "story_type": request.story_type,
+            "duration_preset": request.duration_preset,
+            "knowledge": _knowledge(request.knowledge),
+            "instruction": request.instruction or "",
+        }
+        written = Written(usage=Usage())
+        position = 5.0
+        for stage, variable in (("ideation", "ideas"), ("outline", "outline")):
+            if stage in request.stages:
+                band = (position, position + 15)
+                name = STAGE_FILES[stage]
+                text, key = await self._ask(name, request.stages[stage], values, written, band, progress)
+                await self._keep(name, key, text)
+                values[variable] = text
+                position += 15
+        script_band = (position, 85.0)
         problems: list[str] = []
         for attempt in range(1, request.max_attempts + 1):
-            values = {
-                "title": request.title,
-                "brief": request.brief,
-                "language": request.language,
-                "story_type": request.story_type,
-                "duration_preset": request.duration_preset,
-                "knowledge": _knowledge(request.knowledge),
-                "instruction": instruction,
-            }
-            user = render(request.prompt.user_template, values)
-            last = 0.0
-
-            async def on_text(chars: int, attempt: int = attempt) -> None:
-                nonlocal last
-                if time.monotonic() - last >= 0.5:
-                    last = time.monotonic()
-                    share = min(0.95, chars / expected)
-                    start, span = 5 + 85 * (attempt - 1) / request.max_attempts, 85 / request.max_attempts
-                    await progress(
-                        start + span * share, f"writing with {self.client.provider} ({chars} characters)"
-                    )
-
-            completion = await self.client.complete(system, user, request.prompt, on_text)
-            usage.add(completion, price_of(completion.model, self.settings))
-            script = parse(clean(completion.text), request.title, request.language, self.client.provider)
+            span = (script_band[1] - script_band[0]) / request.max_attempts
+            band = (script_band[0] + span * (attempt - 1), script_band[0] + span * attempt)
+            text, key = await self._ask("script.md", request.prompt, values, written, band, progress, FORMAT)
+            script = parse(text, request.title, request.language, self.client.provider)
             problems = failures(script, request.validators)
             if not problems:
-                return script, usage
+                written.script = script
+                await self._keep("script.md", key, script.to_markdown())
+                break
             said = "; ".join(problems)
-            await progress(
-                5 + 85 * attempt / request.max_attempts, f"attempt {attempt} refused: {said}", log=True
-            )
-            instruction = (
+            await progress(band[1], f"attempt {attempt} refused: {said}", log=True)
+            values["instruction"] = (
                 f"{request.instruction or ''}\nYour previous script was refused: {said}. "
                 "Write the whole script again and fix that."
             ).strip()
-        raise PermanentError(
-            f"the script failed its checks {request.max_attempts} times: {'; '.join(problems)}; "
-            "retry with an instruction, or change the recipe's validators"
-        )
+        else:
+            raise PermanentError(
+                f"the script failed its checks {request.max_attempts} times: {'; '.join(problems)}; "
+                "retry with an instruction, or change the recipe's validators"
+            )
+        if "metadata" in request.stages:
+            values["script"] = written.script.to_markdown() if written.script else ""
+            for _ in range(2):  # once more if the answer is not the JSON asked for
+                asked = request.stages["metadata"]
+                band = (85.0, 95.0)
+                text, key = await self._ask(
+                    "metadata.json", asked, values, written, band, progress, METADATA_FORMAT
+                )
+                written.metadata = _metadata(text)
+                if written.metadata is not None:
+                    await self._keep("metadata.json", key, written.metadata.model_dump_json(indent=2))
+                    break
+                values["instruction"] = (
+                    "Your previous answer was not the JSON object asked for; answer with it only."
+                )
+        return written

@@ -152,7 +152,7 @@ async def narrate_ssml(
         if out is not None:
             out.close()
     duration = position / rate
-    cues = []
+    cues: list[Cue] = []
     for index, (section, text) in enumerate(order):
         start = starts.get(index, cues[-1].end if cues else 0.0)
         following = starts.get(index + 1, duration)

@@ -104,10 +104,10 @@ def document(group: list[Spoken], voice: VoicePreset, language: str, preset: Ssm
     inner = "".join(body)
     prosody = {"rate": voice.prosody_rate, "pitch": voice.prosody_pitch, "volume": voice.prosody_volume}
     if any(value not in ("0%", "+0%", "default") for value in prosody.values()):
-        attributes = " ".join(f"{k}={quoteattr(v)}" for k, v in prosody.items())
-        inner = f"<prosody {attributes}>{inner}</prosody>"
+        said = " ".join(f"{k}={quoteattr(v)}" for k, v in prosody.items())
+        inner = f"<prosody {said}>{inner}</prosody>"
     if voice.style or voice.role:
-        attributes = []
+        attributes: list[str] = []
         if voice.style:
             attributes += [f"style={quoteattr(voice.style)}", f'styledegree="{voice.style_degree:g}"']
         if voice.role:

@@ -21,5 +21,5 @@ async def test_the_scripts_tokens_and_cost_are_in_the_drawer(
     job = (await client.post("/api/v1/jobs", json=body)).json()
     await wait_for_state(client, job["id"], ("SCRIPT_DONE",))
     await card(page, "Counted").click()
-    # 321 tokens in at $2/M and 1,234 out at $10/M: $0.012982
-    await expect(page.locator("#d-panel .usage").first).to_have_text("321 → 1234 tokens · ≈ $0.0130")
+    # four calls (ideas, outline, script, metadata) of 321 tokens in at $2/M and 1,234 out at $10/M
+    await expect(page.locator("#d-panel .usage").first).to_have_text("1284 → 4936 tokens · ≈ $0.0519")
