@@ -19,7 +19,8 @@ from tests.integration.harness import events_of, new_job, run_step
 async def test_a_neural_preset_narrates_through_the_synthesizer_with_word_cues_and_cost(
     store: EventStore, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("AZURE_SPEECH_KEY", "fake-key")
+    canary = "azure-key-CANARY-4f1c"
+    monkeypatch.setenv("AZURE_SPEECH_KEY", canary)
     monkeypatch.setenv("AZURE_SPEECH_REGION", "westeurope")
     fake = FakeSynthesizer()
     job_id = await new_job(store, "Neural voice", voice="en-US-neural")

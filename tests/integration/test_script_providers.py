@@ -24,10 +24,14 @@ from vfo.stack import Stack
 CANARY = "sk-ant-CANARY-" + uuid.uuid4().hex
 
 
-async def use_provider(client: httpx.AsyncClient, slug: str, **settings: object) -> None:
+async def use_provider(
+    client: httpx.AsyncClient, slug: str, key_env: str | None = None, **settings: object
+) -> None:
     """Point a provider at the fake (base_url), keeping the rest of what the registry ships."""
     item = (await client.get(f"/api/v1/registry/providers/{slug}")).json()["data"]
     item["settings"] = item.get("settings", {}) | settings
+    if key_env:
+        item["key_env"] = key_env
     response = await client.put(f"/api/v1/registry/providers/{slug}", json=item)
     assert response.status_code == 200, response.text
 
@@ -187,6 +191,22 @@ async def test_an_openai_compatible_endpoint_writes_the_script(client: httpx.Asy
     assert metrics["input_tokens"] == 4 * 111 and metrics["output_tokens"] == 4 * 222
     assert "cost_usd" not in metrics
     assert "## Part 2" in await script_text(client, job)
+
+
+async def test_the_openai_compatible_adapter_retries_busy_answers_and_names_a_rejected_key(
+    client: httpx.AsyncClient, models: FakeModels, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("LOCAL_LLM_KEY", CANARY)
+    await use_provider(client, "openai-compatible", key_env="LOCAL_LLM_KEY", base_url=f"{models.url}/v1")
+    await use_script_preset(client, ["openai-compatible", "offline-draft"])
+    models.script = [Failure(429, {"retry-after": "1"}), Failure(500)]
+    job = await scripted_job(client)
+    assert job["state"] == "SCRIPT_DONE", job["last_error"]
+    times = [t for t, _, _ in models.requests]
+    assert times[1] - times[0] >= 0.95 and sent_key(models.requests[0][1]) == CANARY
+    models.script = [Failure(401)]
+    job = await scripted_job(client)
+    assert job["state"] == "FAILED" and "rejected the key in LOCAL_LLM_KEY" in job["last_error"]
 
 
 async def test_the_order_falls_back_when_a_key_is_missing_or_an_endpoint_is_down(client: httpx.AsyncClient):
