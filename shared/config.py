@@ -120,8 +120,9 @@ class VideoPreset(_Item):
     x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = (
         "veryfast"
     )
-    # What the renderer supports today; hardware encoders come with the renderer's own work.
-    encoder: Literal["libx264"] = "libx264"
+    # "auto": the first hardware encoder this host's FFmpeg has and can use, else libx264. A named
+    # hardware encoder that fails on this host falls back to libx264 (the artifact says which ran).
+    encoder: Literal["auto", "libx264", "h264_nvenc", "h264_qsv", "h264_videotoolbox"] = "libx264"
     pixel_format: Literal["yuv420p"] = "yuv420p"
     audio_codec: Literal["aac"] = "aac"
     bitrate: str | None = Field(

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -104,6 +104,12 @@ class StepContext:
 
 
 StepHandler = Callable[[StepContext], Coroutine[Any, Any, dict[str, float]]]
+
+
+class Progress(Protocol):
+    """`StepContext.progress`, as the parts of a step take it."""
+
+    async def __call__(self, percent: float, message: str = "", *, log: bool = False) -> None: ...
 
 
 class StepWorker:

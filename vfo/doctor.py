@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 from dataclasses import dataclass
 
 import httpx
 
 from services.registry.registry import load_defaults
-from services.render.ffmpeg import ffmpeg_binary
+from services.render.ffmpeg import HARDWARE_ENCODERS, FFmpeg, ffmpeg_binary
 from services.tts import azure
 from shared.config import Provider
 from shared.errors import VideoFactoryError
-
-HARDWARE_ENCODERS = ("h264_nvenc", "h264_qsv", "h264_vaapi", "h264_videotoolbox", "h264_amf")
 
 
 @dataclass(frozen=True)
@@ -98,59 +95,29 @@ async def _provider(provider: Provider) -> Finding:
     return Finding(name, False, f"engine {provider.engine!r} is not one this version knows")
 
 
-def _ffmpeg(configured: str | None) -> list[Finding]:
+async def _ffmpeg(configured: str | None) -> list[Finding]:
     try:
         binary = ffmpeg_binary(configured)
     except VideoFactoryError as err:
         return [Finding("FFmpeg", False, str(err))]
-    listed = subprocess.run(
-        [binary, "-hide_banner", "-encoders"], capture_output=True, text=True, check=False
-    ).stdout
-    findings = [
-        Finding(
-            "FFmpeg",
-            "libx264" in listed,
-            f"{binary} (libx264 {'present' if 'libx264' in listed else 'MISSING'})",
-        )
-    ]
+    ffmpeg = FFmpeg(binary)
+    has_x264 = await ffmpeg.listed("libx264")
+    findings = [Finding("FFmpeg", has_x264, f"{binary} (libx264 {'present' if has_x264 else 'MISSING'})")]
     for encoder in HARDWARE_ENCODERS:
-        if f" {encoder} " not in listed:
-            continue
-        trial = subprocess.run(
-            [
-                binary,
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-f",
-                "lavfi",
-                "-i",
-                "color=black:s=256x256:d=0.04",
-                "-frames:v",
-                "1",
-                "-c:v",
-                encoder,
-                "-f",
-                "null",
-                "-",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-        usable = trial.returncode == 0
-        said = next((line.strip() for line in trial.stderr.splitlines() if line.strip()), "no device")
-        detail = (
-            "works" if usable else f"no usable device or driver here ({said[:120]}); libx264 renders instead"
-        )
-        findings.append(Finding(f"FFmpeg encoder {encoder}", usable, detail))
+        if await ffmpeg.listed(encoder):
+            failed = await ffmpeg.trial(encoder)
+            detail = (
+                f"no usable device or driver here ({failed[:120]}); libx264 renders instead"
+                if failed
+                else "works"
+            )
+            findings.append(Finding(f"FFmpeg encoder {encoder}", failed is None, detail))
     return findings
 
 
 async def diagnose(nats_url: str | None, ffmpeg_path: str | None) -> tuple[list[Finding], str]:
     providers, source = await _registry_providers(nats_url)
-    findings = [*(_ffmpeg(ffmpeg_path)), await _espeak_async()]
+    findings = [*(await _ffmpeg(ffmpeg_path)), await _espeak_async()]
     findings += await asyncio.gather(*(_provider(p) for p in providers))
     return findings, source
 

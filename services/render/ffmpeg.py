@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from shared.errors import InfrastructureError, PermanentError
 
 log = logging.getLogger(__name__)
 BT709 = "colorprim=bt709:transfer=bt709:colormatrix=bt709"
+# What the platforms normalise to (YouTube, Spotify): -14 LUFS integrated, peaks under -1 dBTP.
+LOUDNESS = {"I": -14.0, "TP": -1.0}
 
 
 def ffmpeg_binary(configured: str | None = None) -> str:
@@ -43,39 +46,135 @@ def _double(rate: str) -> str:
     return f"{int(rate[:-1]) * 2}{rate[-1]}"
 
 
+HARDWARE_ENCODERS = ("h264_videotoolbox", "h264_nvenc", "h264_qsv")  # (VAAPI needs a device upload: not yet)
+HARDWARE_OPTIONS: dict[str, dict[str, str | int]] = {
+    "h264_nvenc": {"preset": "p4", "rc": "constqp"},
+    "h264_qsv": {"preset": "veryfast"},
+    "h264_videotoolbox": {"realtime": 1},
+}
+
+
 class FFmpeg:
     def __init__(self, exe: str) -> None:
         self.exe = exe
+        self._listed: dict[str, bool] = {}
 
     def still_args(
-        self, png: Path, frames: int, fps: int, out: Path, crf: int, preset: str, maxrate: str | None = None
+        self,
+        png: Path,
+        frames: int,
+        fps: int,
+        out: Path,
+        crf: int,
+        preset: str,
+        maxrate: str | None = None,
+        encoder: str = "libx264",
     ) -> list[str]:
         """`frames` identical frames of one still as a self-contained H.264 Annex-B piece (IDR first)."""
         video = (
             ffmpeg.input(str(png), framerate=fps)
             .filter("scale", out_color_matrix="bt709", out_range="tv")
-            .filter("format", "yuv420p")
+            .filter("format", "nv12" if encoder == "h264_qsv" else "yuv420p")
             .filter("tpad", stop_mode="clone", stop=frames - 1)
         )
-        stream = ffmpeg.output(
-            video,
-            str(out),
-            f="h264",
-            vframes=frames,
-            vcodec="libx264",
-            preset=preset,
-            tune="stillimage",
-            crf=crf,
-            threads=1,
-            **({"maxrate": maxrate, "bufsize": _double(maxrate)} if maxrate else {}),
-            **{"x264-params": f"keyint=infinite:bframes=0:scenecut=0:{BT709}"},
-        )
+        rate = {"maxrate": maxrate, "bufsize": _double(maxrate)} if maxrate else {}
+        if encoder == "libx264":
+            # no lookahead: a still has nothing to look ahead at, and 40 buffered 1080p frames cost memory
+            params = f"keyint=infinite:bframes=0:scenecut=0:rc-lookahead=0:sync-lookahead=0:{BT709}"
+            options = {
+                "preset": preset,
+                "tune": "stillimage",
+                "crf": crf,
+                "threads": 1,
+                "x264-params": params,
+            }
+        else:  # one GOP per piece; constant quality close to the preset's CRF
+            options = {"g": frames + 1, "bf": 0, "qp": crf, **HARDWARE_OPTIONS.get(encoder, {})}
+        stream = ffmpeg.output(video, str(out), f="h264", vframes=frames, vcodec=encoder, **rate, **options)
         return self._compile(stream)
 
-    def audio_args(self, wav: Path, out: Path, bitrate: str) -> list[str]:
-        stream = ffmpeg.output(
-            ffmpeg.input(str(wav)), str(out), acodec="aac", audio_bitrate=bitrate, ar=48000, ac=2, vn=None
+    async def listed(self, encoder: str) -> bool:
+        """Whether this FFmpeg build has `encoder` at all."""
+        if encoder not in self._listed:
+            listing = await self.run([self.exe, "-hide_banner", "-encoders"], log_output=True)
+            self._listed[encoder] = f" {encoder} " in listing
+        return self._listed[encoder]
+
+    async def trial(self, encoder: str) -> str | None:
+        """Encode one tiny frame with `encoder`: None when it works here, else what FFmpeg said."""
+        args = [
+            self.exe,
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=black:s=256x256:d=0.04",
+            "-frames:v",
+            "1",
+            "-c:v",
+            encoder,
+            "-f",
+            "null",
+            "-",
+        ]
+        code, output = await self._execute(args, keep_stdout=False)
+        if code == 0:
+            return None
+        return next((line.strip() for line in output.splitlines() if line.strip()), f"exit code {code}")
+
+    async def usable(self, encoder: str) -> bool:
+        """Whether this FFmpeg has `encoder` and this host can run it (one tiny frame, for real)."""
+        return encoder == "libx264" or (await self.listed(encoder) and await self.trial(encoder) is None)
+
+    async def choose_encoder(self, wanted: str) -> tuple[str, str | None]:
+        """The encoder to use for `wanted` (a preset's), and why another one was skipped, if it was."""
+        if wanted == "libx264":
+            return "libx264", None
+        candidates = HARDWARE_ENCODERS if wanted == "auto" else (wanted,)
+        for encoder in candidates:
+            if await self.usable(encoder):
+                return encoder, None
+        reason = None if wanted == "auto" else f"{wanted} is not usable on this host"
+        return "libx264", reason
+
+    @staticmethod
+    def _voice(wav: Path, gain_db: float | None) -> ffmpeg.nodes.FilterableStream:
+        """The narration, gently compressed (voice-over practice), raised by `gain_db`, and limited
+        so that peaks stay under -1 dBFS. None: as it is."""
+        sound = ffmpeg.input(str(wav))
+        if gain_db is None:
+            return sound
+        limit = f"{10 ** (LOUDNESS['TP'] / 20):.3f}"
+        return (
+            sound.filter("acompressor", threshold=0.1, ratio=3, attack=5, release=150)
+            .filter("volume", f"{gain_db:.2f}dB")
+            .filter("alimiter", limit=limit, attack=5, release=50, level="disabled")
         )
+
+    async def loudness(self, wav: Path, gain_db: float) -> float:
+        """Integrated loudness (LUFS, EBU R128) of the narration as `audio_args` would make it."""
+        stream = ffmpeg.output(self._voice(wav, gain_db).filter("ebur128", framelog="quiet"), "-", f="null")
+        args: list[str] = stream.global_args("-hide_banner", "-nostdin", "-loglevel", "info").compile(
+            cmd=self.exe, overwrite_output=True
+        )
+        found = re.search(r"I:\s+(-?[0-9.]+) LUFS", (await self.run(args)).rsplit("Summary:", 1)[-1])
+        if not found:
+            raise PermanentError("FFmpeg could not measure the narration's loudness; is it silent?")
+        return float(found.group(1))
+
+    async def loudness_gain(self, wav: Path) -> float:
+        """The gain that brings the narration to -14 LUFS through `_voice`: measured, applied, and
+        measured again (the limiter takes a little back), so the result lands within a fraction of a LU."""
+        gain = LOUDNESS["I"] - await self.loudness(wav, 0.0)
+        return gain + LOUDNESS["I"] - await self.loudness(wav, gain)
+
+    def audio_args(self, wav: Path, out: Path, bitrate: str, gain_db: float | None = None) -> list[str]:
+        """AAC at 48 kHz; with `gain_db` (from `loudness_gain`), normalised to -14 LUFS."""
+        sound = self._voice(wav, gain_db)
+        stream = ffmpeg.output(sound, str(out), acodec="aac", audio_bitrate=bitrate, ar=48000, ac=2, vn=None)
         return self._compile(stream)
 
     def mux_args(self, h264: Path, audio: Path, fps: int, out: Path) -> list[str]:
@@ -90,18 +189,27 @@ class FFmpeg:
         )
         return args
 
-    async def run(self, args: list[str]) -> None:
+    async def _execute(self, args: list[str], keep_stdout: bool) -> tuple[int, str]:
+        """Run FFmpeg to the end: its exit code and its output. Cancelled: it is killed."""
         process = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            *args,
+            stdout=asyncio.subprocess.PIPE if keep_stdout else asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
-            _, stderr = await process.communicate()
+            stdout, stderr = await process.communicate()
         except asyncio.CancelledError:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
             raise
-        if process.returncode != 0:
-            detail = stderr.decode(errors="replace").strip().splitlines()[-3:]
-            log.error("ffmpeg failed (%s): %s", process.returncode, " | ".join(detail))
+        return int(process.returncode or 0), ((stdout or b"") + stderr).decode(errors="replace")
+
+    async def run(self, args: list[str], log_output: bool = False) -> str:
+        """Run FFmpeg; its log comes back (with standard output, when `log_output`)."""
+        code, output = await self._execute(args, log_output)
+        if code != 0:
+            detail = output.strip().splitlines()[-3:]
+            log.error("ffmpeg failed (%s): %s", code, " | ".join(detail))
             raise PermanentError(f"FFmpeg failed while rendering: {' '.join(detail)[:300]}")
+        return output

@@ -48,14 +48,16 @@ class RenderStep:
         await ctx.progress(92, "saving the video")
         rtf = out.seconds / max(time.monotonic() - began, 1e-6)
         metrics.RENDER_RTF.observe(rtf)
-        meta = {
+        meta: dict[str, str | float] = {
             "duration_s": round(out.seconds, 3),
             "width": video.width,
             "height": video.height,
             "fps": video.fps,
-            "encoder": "libx264",
+            "encoder": out.encoder,
             "realtime_factor": round(rtf, 2),
         }
+        if out.fallback:
+            meta["encoder_fallback"] = out.fallback
         await ctx.save(out.video, "video.mp4", "video", "video/mp4", meta)
         portrait = video.height > video.width
         size = {"width": 720, "height": 1280} if portrait else {"width": 1280, "height": 720}

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +21,9 @@ from services.render.paint import Painter
 from services.render.plan import TITLE_CARD, RenderPlan, plan_render
 from shared.config import VideoPreset
 from shared.cues import Cues
+from shared.errors import PermanentError
+from shared.worker import Progress
 
-Progress = Callable[[float, str], Awaitable[None]]
 Piece = tuple[int, int]  # (still index, frames)
 
 
@@ -44,6 +44,8 @@ class RenderOutput:
     vtt: Path
     seconds: float
     stills: int
+    encoder: str = "libx264"
+    fallback: str | None = None  # why the preset's encoder did not render, when it did not
 
 
 def _concatenate(parts: list[Path], out: Path) -> None:
@@ -64,10 +66,21 @@ class Renderer:
         plan = plan_render(inputs.cues, video.fps, len(inputs.backgrounds), video.title_card_s)
         await progress(5, f"rendering {plan.total_frames} frames")
         audio = workdir / "narration.m4a"
-        audio_args = self.ffmpeg.audio_args(inputs.narration, audio, video.audio_bitrate)
-        audio_task = asyncio.create_task(self.ffmpeg.run(audio_args))
+        audio_task = asyncio.create_task(self._audio(inputs.narration, audio, video.audio_bitrate))
         try:
-            card, order = await self._encode(inputs, plan, workdir, progress)
+            encoder, fallback = await self.ffmpeg.choose_encoder(video.encoder)
+            try:
+                card, order = await self._encode(inputs, plan, workdir, progress, encoder)
+            except PermanentError as err:
+                if encoder == "libx264":
+                    raise
+                # the hardware encoder failed mid-render: every piece again with libx264 (pieces
+                # are byte-concatenated, so they must all come from one encoder)
+                fallback = f"{encoder} failed ({err.message[:120]})"
+                await progress(5, f"{fallback}; rendering with libx264", log=True)
+                shutil.rmtree(workdir / "pieces", ignore_errors=True)
+                encoder = "libx264"
+                card, order = await self._encode(inputs, plan, workdir, progress, encoder)
             h264 = workdir / "video.h264"
             await asyncio.to_thread(_concatenate, order, h264)
             await audio_task
@@ -81,10 +94,16 @@ class Renderer:
         srt, vtt = workdir / "subtitles.srt", workdir / "subtitles.vtt"
         srt.write_text(inputs.cues.to_srt(), encoding="utf-8")
         vtt.write_text(inputs.cues.to_vtt(), encoding="utf-8")
-        return RenderOutput(mp4, thumbnail, srt, vtt, plan.total_frames / video.fps, len(plan.stills()))
+        seconds = plan.total_frames / video.fps
+        return RenderOutput(mp4, thumbnail, srt, vtt, seconds, len(plan.stills()), encoder, fallback)
+
+    async def _audio(self, wav: Path, out: Path, bitrate: str) -> None:
+        """The narration as AAC, normalised to -14 LUFS integrated (EBU R128)."""
+        gain = await self.ffmpeg.loudness_gain(wav)
+        await self.ffmpeg.run(self.ffmpeg.audio_args(wav, out, bitrate, gain))
 
     async def _encode(
-        self, inputs: RenderInputs, plan: RenderPlan, workdir: Path, progress: Progress
+        self, inputs: RenderInputs, plan: RenderPlan, workdir: Path, progress: Progress, encoder: str
     ) -> tuple[Image.Image, list[Path]]:
         """Encode every piece the timeline needs; returns the title card and the pieces in order."""
         video = inputs.video
@@ -118,7 +137,7 @@ class Renderer:
                 for frames in sorted(needed[still]):
                     out = pieces / f"{still}-{frames}.h264"
                     args = self.ffmpeg.still_args(
-                        png, frames, video.fps, out, video.crf, video.x264_preset, video.bitrate
+                        png, frames, video.fps, out, video.crf, video.x264_preset, video.bitrate, encoder
                     )
                     await self.ffmpeg.run(args)
                     done += frames

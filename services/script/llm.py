@@ -24,11 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from shared.config import Knowledge, Prompt, Validator
 from shared.errors import PermanentError
 from shared.script import Script, Section
-
-
-class Progress(Protocol):
-    async def __call__(self, percent: float, message: str = "", *, log: bool = False) -> None: ...
-
+from shared.worker import Progress
 
 # Dollars per million tokens (input, output), for the cost estimate when the provider gives none.
 PRICES: dict[str, tuple[float, float]] = {

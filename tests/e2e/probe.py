@@ -36,3 +36,34 @@ def probe(path: Path) -> Probe:
             audio_s=float(audio.duration * audio.time_base),
             frames=frames,
         )
+
+
+def loudness(path: Path) -> float:
+    """Integrated loudness (LUFS, EBU R128) of a file's audio, measured by FFmpeg's ebur128 filter."""
+    import re
+    import subprocess
+
+    import imageio_ffmpeg
+
+    result = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-vn",
+            "-af",
+            "ebur128=framelog=quiet",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = result.stderr.rsplit("Summary:", 1)[-1]
+    found = re.search(r"I:\s+(-?[0-9.]+) LUFS", summary)
+    assert found, result.stderr[-500:]
+    return float(found.group(1))

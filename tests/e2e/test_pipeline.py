@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import BRIEF, wait_for_state
-from tests.e2e.probe import probe
+from tests.e2e.probe import loudness, probe
 
 STATES = ["DRAFT", "READY", "SCRIPTING", "SCRIPT_DONE", "TTS_RUNNING", "TTS_DONE", "RENDER_RUNNING", "DONE"]
 
@@ -63,6 +63,8 @@ async def test_a_title_becomes_a_narrated_video(client: httpx.AsyncClient, tmp_p
     assert abs(video.video_s - narration_s) <= 0.25
     assert abs(video.audio_s - narration_s) <= 0.25
     assert video.frames == round(narration_s * 30)
+    # and its sound is normalised to -14 LUFS (EBU R128), within 1 LU
+    assert abs(loudness(tmp_path / "video.mp4") + 14) <= 1
     srt = (await client.get(artifacts["subtitles.srt"]["url"])).text
     assert srt.startswith("1\n00:00:00,000 --> ") and "hemocyanin" in srt
     thumbnail = await client.get(artifacts["thumbnail.jpg"]["url"])
