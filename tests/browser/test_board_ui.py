@@ -29,6 +29,7 @@ async def test_create_drag_and_watch_it_finish_then_play_it(page: Page):
     # when Auto video is switched on for it and it is dragged to ROTEIRO
     await card(page, "Three hearts, live").click()
     await page.check("#d-auto")
+    await expect(card(page, "Three hearts, live").locator(".auto")).to_be_visible()  # the switch landed
     await page.click("#d-close")
     await card(page, "Three hearts, live").drag_to(page.locator('.column[data-column="ROTEIRO"]'))
     # then it reaches CONCLUIDO on its own, with no reload

@@ -81,6 +81,15 @@ export class Board {
     const hadFocus = old && old === document.activeElement;
     const node = this.render(card);
     const list = this.lists[card.column];
+    if (old && old.parentElement === list) {
+      // same column: update the card in place, so a drag or a focus that holds it is not broken
+      old.className = node.className;
+      old.dataset.state = node.dataset.state;
+      old.setAttribute("aria-label", node.getAttribute("aria-label"));
+      old.replaceChildren(...node.childNodes);
+      old.hidden = !this.visible(card);
+      return;
+    }
     // keep a stable order (newest created first) so progress updates never reshuffle a column
     const after = [...list.children].find((other) => other !== old && this.cards.get(other.dataset.id)
       && newestFirst(card, this.cards.get(other.dataset.id)) < 0);
@@ -128,7 +137,7 @@ export class Board {
     );
     node.addEventListener("dragstart", (e) => { e.dataTransfer.setData("text/plain", card.id); e.dataTransfer.effectAllowed = "move"; });
     node.addEventListener("click", () => this.onOpen(card.id));
-    node.addEventListener("keydown", (e) => this.keyboard(e, card));
+    node.addEventListener("keydown", (e) => this.keyboard(e, this.cards.get(card.id) || card)); // the latest card
     return node;
   }
 
