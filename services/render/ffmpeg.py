@@ -79,8 +79,7 @@ class FFmpeg:
         )
         rate = {"maxrate": maxrate, "bufsize": _double(maxrate)} if maxrate else {}
         if encoder == "libx264":
-            # no lookahead: a still has nothing to look ahead at, and 40 buffered 1080p frames cost memory
-            params = f"keyint=infinite:bframes=0:scenecut=0:rc-lookahead=0:sync-lookahead=0:{BT709}"
+            params = f"keyint=infinite:bframes=0:scenecut=0:{BT709}"
             options = {
                 "preset": preset,
                 "tune": "stillimage",
