@@ -1,9 +1,11 @@
 """The renderer: narration, cues and backgrounds in, video + thumbnail + subtitles out.
 
-How it is fast: every distinct picture (background + caption) is painted once and encoded once as a
-one-second H.264 piece plus one remainder piece; the timeline is the byte-concatenation of those
-pieces (each starts with an IDR frame), muxed with the AAC narration without re-encoding. Pieces
-encode in parallel, one FFmpeg per core, while the audio encodes.
+How it is fast: every distinct picture (background + caption) is painted once and encoded once, as
+one IDR frame; each segment that shows it is that frame followed by skip frames (`skipframes`: a
+P picture that copies the previous one, a few bytes, never encoded). The timeline is the
+byte-concatenation of those pieces, muxed with the AAC narration without re-encoding. Pictures
+encode in parallel, one FFmpeg per core, while the audio encodes. (A hardware encoder's pieces are
+encoded whole: a one-second piece per picture, repeated, and a remainder.)
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from services.render import skipframes
 from services.render.ffmpeg import FFmpeg
 from services.render.paint import Painter
 from services.render.plan import TITLE_CARD, RenderPlan, plan_render
@@ -102,6 +105,12 @@ class Renderer:
         gain = await self.ffmpeg.loudness_gain(wav)
         await self.ffmpeg.run(self.ffmpeg.audio_args(wav, out, bitrate, gain))
 
+    def _still(self, frames: int, out: Path, video: VideoPreset, encoder: str) -> list[str]:
+        size = (video.width, video.height)
+        return self.ffmpeg.still_args(
+            size, frames, video.fps, out, video.crf, video.x264_preset, video.bitrate, encoder
+        )
+
     async def _encode(
         self, inputs: RenderInputs, plan: RenderPlan, workdir: Path, progress: Progress, encoder: str
     ) -> tuple[Image.Image, list[Path]]:
@@ -109,12 +118,18 @@ class Renderer:
         video = inputs.video
         stills = plan.stills()
         index_of = {key: n for n, key in enumerate(stills)}
+        # libx264: one encoded picture per still, repeated by skip frames (one piece per segment);
+        # other encoders: a one-second piece per still, repeated, and a remainder
+        repeat = encoder == "libx264"
         unit = video.fps
         sequence: list[Piece] = []
         for segment in plan.segments:
             still = index_of[(segment.background, segment.caption)]
             whole, rest = divmod(segment.frames, unit)
-            sequence += [(still, unit)] * whole + ([(still, rest)] if rest else [])
+            if repeat:
+                sequence.append((still, segment.frames))
+            else:
+                sequence += [(still, unit)] * whole + ([(still, rest)] if rest else [])
         needed: dict[int, set[int]] = {}
         for still, frames in sequence:
             needed.setdefault(still, set()).add(frames)
@@ -130,19 +145,24 @@ class Renderer:
             background, caption = stills[still]
             async with gate:
                 picture = card if background == TITLE_CARD else inputs.backgrounds[background]
-                png = pieces / f"{still}.png"
-                still_image = await asyncio.to_thread(self.painter.captioned, picture, caption)
-                await asyncio.to_thread(still_image.save, png, compress_level=1)
-                del still_image
+                painted = await asyncio.to_thread(self.painter.captioned, picture, caption)
+                raw = painted.convert("RGB").tobytes()  # piped to FFmpeg: no image file in between
+                del painted
+                picture_only = None
+                if repeat:
+                    one = pieces / f"{still}-picture.h264"
+                    await self.ffmpeg.run(self._still(1, one, video, encoder), stdin=raw)
+                    picture_only = one.read_bytes()
                 for frames in sorted(needed[still]):
                     out = pieces / f"{still}-{frames}.h264"
-                    args = self.ffmpeg.still_args(
-                        png, frames, video.fps, out, video.crf, video.x264_preset, video.bitrate, encoder
-                    )
-                    await self.ffmpeg.run(args)
+                    try:
+                        if picture_only is None:
+                            raise skipframes.Unsupported("this encoder's pieces are encoded whole")
+                        await asyncio.to_thread(out.write_bytes, skipframes.repeated(picture_only, frames))
+                    except skipframes.Unsupported:
+                        await self.ffmpeg.run(self._still(frames, out, video, encoder), stdin=raw)
                     done += frames
                     await progress(5 + 85 * done / total, f"encoded {done} of {total} frames")
-                png.unlink()
 
         tasks = [asyncio.create_task(encode(still)) for still in needed]
         try:

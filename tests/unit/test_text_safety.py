@@ -22,11 +22,12 @@ def test_the_hostile_title_is_painted_and_changes_the_picture():
 
 def test_ffmpeg_commands_contain_only_paths_and_options(tmp_path: Path):
     ffmpeg = FFmpeg("ffmpeg")
-    args = ffmpeg.still_args(tmp_path / "1.png", 30, 30, tmp_path / "1.h264", 20, "veryfast")
+    args = ffmpeg.still_args((1920, 1080), 30, 30, tmp_path / "1.h264", 20, "veryfast")
+    args += ffmpeg.audio_args(tmp_path / "n.wav", tmp_path / "a.m4a", "160k", 3.5)
     args += ffmpeg.mux_args(tmp_path / "v.h264", tmp_path / "a.m4a", 30, tmp_path / "o.mp4")
     assert not any(token in " ".join(args) for token in ("drawtext", "subtitles=", "textfile"))
 
 
 def test_a_bitrate_cap_reaches_the_encoder(tmp_path: Path):
-    args = FFmpeg("ffmpeg").still_args(tmp_path / "1.png", 30, 30, tmp_path / "1.h264", 20, "veryfast", "8M")
+    args = FFmpeg("ffmpeg").still_args((1920, 1080), 30, 30, tmp_path / "1.h264", 20, "veryfast", "8M")
     assert args[args.index("-maxrate") + 1] == "8M" and args[args.index("-bufsize") + 1] == "16M"

@@ -1,0 +1,46 @@
+"""Skip frames: a still encoded once, repeated by P pictures that copy it; decoded, every frame is
+the still, exactly."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import av
+import pytest
+
+from services.render import skipframes
+from services.render.ffmpeg import FFmpeg, ffmpeg_binary
+from services.render.paint import Painter
+
+
+def _picture(tmp_path: Path, width: int, height: int) -> bytes:
+    painter = Painter(width, height)
+    raw = painter.captioned(painter.generated("skip", 1), "Every frame is this one.").convert("RGB").tobytes()
+    out = tmp_path / "one.h264"
+    args = FFmpeg(ffmpeg_binary()).still_args((width, height), 1, 30, out, 20, "veryfast")
+    subprocess.run(args, input=raw, check=True)
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize(("width", "height", "frames"), [(640, 360, 45), (1080, 1920, 70), (64, 64, 2)])
+def test_a_picture_repeated_decodes_to_the_same_picture_every_frame(
+    tmp_path: Path, width: int, height: int, frames: int
+):
+    picture = _picture(tmp_path, width, height)
+    piece = skipframes.repeated(picture, frames)
+    assert len(piece) - len(picture) < 40 * frames  # a copy costs bytes, not an encode
+    path = tmp_path / "piece.h264"
+    path.write_bytes(piece)
+    with av.open(str(path), format="h264") as container:
+        decoded = [b"".join(bytes(p) for p in f.planes) for f in container.decode(video=0)]
+    assert len(decoded) == frames and all(frame == decoded[0] for frame in decoded)
+
+
+def test_round_trips_of_the_bit_level_parts():
+    assert skipframes.unescape(skipframes.escape(b"\x00\x00\x01\x00\x00\x00\x00\x03")) == (
+        b"\x00\x00\x01\x00\x00\x00\x00\x03"
+    )
+    assert skipframes.escape(b"\x00\x00\x01") == b"\x00\x00\x03\x01"
+    with pytest.raises(skipframes.Unsupported):
+        skipframes.parameters(b"\x00\x00\x00\x01\x65\x88")  # an IDR with no SPS or PPS before it
