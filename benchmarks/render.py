@@ -62,7 +62,10 @@ async def main(seconds: float, name: str) -> None:
 
         voice = VoicePreset(slug="en-US", voice="en-us")
         cues = await narrate(script_for(seconds), voice, EspeakEngine(), work / "narration.wav", quiet)
-        backgrounds = [photo_like(n) for n in range(10)]
+        backgrounds = []
+        for n in range(10):  # as the render step keeps them: files of the video's size
+            photo_like(n).save(work / f"{n}.ppm")
+            backgrounds.append(work / f"{n}.ppm")
         preset = VideoPreset(slug="landscape-1080p30")
         renderer = Renderer(FFmpeg(ffmpeg), Painter(preset.width, preset.height))
         inputs = RenderInputs("Benchmark: ten stills", cues, work / "narration.wav", backgrounds, preset)

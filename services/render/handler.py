@@ -66,14 +66,29 @@ class RenderStep:
         await ctx.save(out.vtt, "subtitles.vtt", "subtitles", "text/vtt; charset=utf-8")
         return {"video_s": out.seconds, "realtime_factor": round(rtf, 2), "stills": float(out.stills)}
 
-    async def _backgrounds(self, ctx: StepContext, painter: Painter, duration: float) -> list[Image.Image]:
-        """Uploaded images when the job has them, else as many generated ones as the job asks for."""
+    async def _backgrounds(self, ctx: StepContext, painter: Painter, duration: float) -> list[Path]:
+        """Uploaded images when the job has them, else as many generated ones as the job asks for;
+        fitted to the video's size and kept as files (PPM: nothing to compress or decompress)."""
+        folder = ctx.workdir / "backgrounds"
+        folder.mkdir(exist_ok=True)
+
+        def keep(image: Image.Image, n: int) -> Path:
+            path = folder / f"{n}.ppm"
+            image.save(path)
+            return path
+
+        def uploaded(path: Path, n: int) -> Path:
+            return keep(painter.fitted(path), n)
+
+        def generated(n: int) -> Path:
+            return keep(painter.generated(ctx.job.title, n), n)
+
+        out = []
         if ctx.job.images:
-            out = []
-            for upload in ctx.job.images:
+            for n, upload in enumerate(ctx.job.images):
                 dest = ctx.workdir / "in" / "uploads" / upload
                 path = await ctx.artifacts.get_file(names.upload_object(upload), dest)
-                out.append(await asyncio.to_thread(painter.fitted, path))
+                out.append(await asyncio.to_thread(uploaded, path, n))
             return out
         count = min(ctx.job.options.images_count, max(1, math.ceil(duration / 3)))  # never flash by
-        return [await asyncio.to_thread(painter.generated, ctx.job.title, n) for n in range(count)]
+        return [await asyncio.to_thread(generated, n) for n in range(count)]

@@ -11,6 +11,7 @@ encoded whole: a one-second piece per picture, repeated, and a remainder.)
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ class RenderInputs:
     title: str
     cues: Cues
     narration: Path
-    backgrounds: list[Image.Image]
+    backgrounds: list[Path]  # pictures of the video's size, as files (read when needed, not held)
     video: VideoPreset
 
 
@@ -133,7 +134,13 @@ class Renderer:
         needed: dict[int, set[int]] = {}
         for still, frames in sequence:
             needed.setdefault(still, set()).add(frames)
-        card = await asyncio.to_thread(self.painter.title_card, inputs.backgrounds[0], inputs.title)
+
+        @functools.lru_cache(maxsize=self.parallel + 1)  # consecutive stills mostly share a background
+        def background_of(index: int) -> Image.Image:
+            with Image.open(inputs.backgrounds[index]) as image:
+                return image.convert("RGB")
+
+        card = await asyncio.to_thread(self.painter.title_card, background_of(0), inputs.title)
         pieces = workdir / "pieces"
         pieces.mkdir()
         total = sum(sum(lengths) for lengths in needed.values())
@@ -144,7 +151,9 @@ class Renderer:
             nonlocal done
             background, caption = stills[still]
             async with gate:
-                picture = card if background == TITLE_CARD else inputs.backgrounds[background]
+                picture = (
+                    card if background == TITLE_CARD else await asyncio.to_thread(background_of, background)
+                )
                 painted = await asyncio.to_thread(self.painter.captioned, picture, caption)
                 raw = painted.convert("RGB").tobytes()  # piped to FFmpeg: no image file in between
                 del painted

@@ -76,11 +76,13 @@ async def test_a_failing_hardware_encoder_falls_back_to_libx264(
             Cue(index=1, section=1, text="Goodbye now.", start=1.2, end=2.0),
         ),
     )
+    background = tmp_path / "0.ppm"
+    painter.generated("Fallback", 0).save(background)
     inputs = RenderInputs(
         title="Fallback",
         cues=cues,
         narration=narration(tmp_path / "n.wav"),
-        backgrounds=[painter.generated("Fallback", 0)],
+        backgrounds=[background],
         video=video,
     )
     work = tmp_path / "work"
