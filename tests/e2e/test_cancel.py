@@ -10,16 +10,26 @@ import psutil
 from tests.conftest import wait_for_state
 from tests.e2e.test_processes import LONG_BRIEF
 
+# Long enough that the render is still going when Cancel lands (renders run at ~50x realtime)
+VERY_LONG_BRIEF = " ".join([LONG_BRIEF] * 6)
+
 
 def ffmpeg_children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if "ffmpeg" in process.name():
+                found.append(process)
+        except psutil.NoSuchProcess:  # an FFmpeg that ended while we looked (each lives ~0.1 s)
+            continue
+    return found
 
 
 async def test_cancel_kills_ffmpeg_and_resume_finishes(client: httpx.AsyncClient):
     # given a job rendering (its FFmpeg processes are children of this test process)
     job = (
         await client.post(
-            "/api/v1/jobs", json={"title": "Cancel me", "brief": LONG_BRIEF, "start": "CONCLUIDO"}
+            "/api/v1/jobs", json={"title": "Cancel me", "brief": VERY_LONG_BRIEF, "start": "CONCLUIDO"}
         )
     ).json()
     for _ in range(1200):
