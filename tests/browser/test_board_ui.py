@@ -8,7 +8,7 @@ from playwright.async_api import Page, expect
 
 from tests.browser.conftest import screenshot
 from tests.conftest import BRIEF, wait_for_state
-from tests.e2e.test_processes import LONG_BRIEF
+from tests.e2e.test_processes import VERY_LONG_BRIEF
 
 
 def card(page: Page, title: str, column: str | None = None):
@@ -52,7 +52,7 @@ async def test_create_drag_and_watch_it_finish_then_play_it(page: Page):
 async def test_cancel_a_running_job_and_resume_it(page: Page, client: httpx.AsyncClient):
     job = (
         await client.post(
-            "/api/v1/jobs", json={"title": "Long one", "brief": LONG_BRIEF, "start": "CONCLUIDO"}
+            "/api/v1/jobs", json={"title": "Long one", "brief": VERY_LONG_BRIEF, "start": "CONCLUIDO"}
         )
     ).json()
     await wait_for_state(client, job["id"], ("TTS_RUNNING", "RENDER_RUNNING"))

@@ -8,10 +8,7 @@ import httpx
 import psutil
 
 from tests.conftest import wait_for_state
-from tests.e2e.test_processes import LONG_BRIEF
-
-# Long enough that the render is still going when Cancel lands (renders run at ~50x realtime)
-VERY_LONG_BRIEF = " ".join([LONG_BRIEF] * 6)
+from tests.e2e.test_processes import VERY_LONG_BRIEF
 
 
 def ffmpeg_children() -> list[psutil.Process]:

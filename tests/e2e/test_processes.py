@@ -20,6 +20,9 @@ LONG_BRIEF = " ".join(
     f"through any gap larger than their beak."
     for n in range(1, 25)
 )
+# Long enough that a render is still going when a test cancels it or kills its worker (renders
+# run at ~50x realtime: this narration takes several seconds to render)
+VERY_LONG_BRIEF = " ".join([LONG_BRIEF] * 6)
 
 
 @pytest.fixture
@@ -121,7 +124,7 @@ async def test_a_render_worker_killed_mid_step_is_replaced_and_the_job_completes
     doomed = start(spawn, "render", environment, tmp_path)
     job_id = await create_when_ready(
         client,
-        {"title": "Killed mid render", "brief": LONG_BRIEF, "start": "CONCLUIDO"},
+        {"title": "Killed mid render", "brief": VERY_LONG_BRIEF, "start": "CONCLUIDO"},
         Path(environment["VFO_DATA_DIR"]),
     )
     # when the render worker is killed with SIGKILL while it renders
