@@ -37,7 +37,7 @@ from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KV_DEL, KV_PURGE
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,6 +118,12 @@ class Principal:
         if not self.allows(role):
             raise Forbidden(f"this needs the {role} role; the key {self.name!r} has the {self.role} role")
 
+    def require_every_project(self, what: str) -> None:
+        """An admin of every project: for what all projects share (`what` says why, for the 403)."""
+        self.require(Role.ADMIN)
+        if not self.everywhere:
+            raise Forbidden(f"{what} concerns every project; use an admin key of every project (*)")
+
     def project_for(self, asked: str | None) -> str:
         """The project a new thing belongs to: the key's own, or (every-project keys) the one asked."""
         if self.everywhere:
@@ -173,12 +179,15 @@ class KeyRing:
             return None
         return StoredKey.model_validate_json(entry.value) if entry.value else None
 
-    async def principal(self, key_id: str) -> Principal | None:
-        """The caller a key id stands for, unless the key is unknown or revoked."""
-        key = await self.stored(key_id)
+    @staticmethod
+    def _caller(key: StoredKey | None) -> Principal | None:
         if key is None or key.revoked_at is not None:
             return None
         return Principal(key.id, key.name, key.project, key.role)
+
+    async def principal(self, key_id: str) -> Principal | None:
+        """The caller a key id stands for, unless the key is unknown or revoked."""
+        return self._caller(await self.stored(key_id))
 
     async def verify(self, token: str) -> Principal | None:
         match = _TOKEN.match(token.strip())
@@ -187,14 +196,14 @@ class KeyRing:
         key = await self.stored(match.group(1))
         if key is None or not hmac.compare_digest(key.secret_sha256, _digest(match.group(2))):
             return None
-        return await self.principal(key.id)
+        return self._caller(key)
 
     async def list(self, project: str | None) -> list[StoredKey]:
         """Every key (of one project, when given), newest first, from the bucket itself."""
         kv = await self.bus.auth()
         try:
             names = await kv.keys()
-        except Exception:  # nats-py raises NoKeysError for an empty bucket
+        except NoKeysError:  # an empty bucket
             names = []
         keys = []
         for name in names:

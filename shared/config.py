@@ -31,11 +31,11 @@ TEMPLATE_VARIABLES = frozenset(
         "instruction",
     }
 )
-_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")  # {{name}}
 
 
 def template_variables(template: str) -> set[str]:
-    return set(_VARIABLE.findall(template))
+    return set(TEMPLATE_VARIABLE.findall(template))
 
 
 class _Item(BaseModel):

@@ -117,12 +117,12 @@ async def _ffmpeg(configured: str | None) -> list[Finding]:
 
 async def diagnose(nats_url: str | None, ffmpeg_path: str | None) -> tuple[list[Finding], str]:
     providers, source = await _registry_providers(nats_url)
-    findings = [*(await _ffmpeg(ffmpeg_path)), await _espeak_async()]
+    findings = [*(await _ffmpeg(ffmpeg_path)), await _espeak()]
     findings += await asyncio.gather(*(_provider(p) for p in providers))
     return findings, source
 
 
-async def _espeak_async() -> Finding:
+async def _espeak() -> Finding:
     try:
         from services.tts.espeak import EspeakEngine
 

@@ -15,9 +15,8 @@ from services.board import inputs, queries
 from services.board.boardconfig import Template
 from services.board.context import BoardContext, Ctx
 from services.board.schemas import AutoVideo, BoardOut, ErrorOut, JobFields
-from shared.auth import SAFE_METHODS, Caller, Role
+from shared.auth import SAFE_METHODS, Caller
 from shared.config import LANGUAGES
-from shared.errors import Forbidden
 from shared.options import DurationPreset, StoryType, VisualMode
 
 
@@ -26,11 +25,7 @@ async def _guard(request: Request, caller: Caller) -> None:
     takes an admin of every project."""
     if request.method in SAFE_METHODS:
         return
-    caller.require(Role.ADMIN)
-    if not caller.everywhere:
-        raise Forbidden(
-            "the board's settings and templates are shared by every project; use a key of every project (*)"
-        )
+    caller.require_every_project("changing the board's settings and templates")
 
 
 router = APIRouter(prefix="/api/v1", tags=["board"], dependencies=[Depends(_guard)])

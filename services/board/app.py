@@ -13,8 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from services.board import api_board, api_files, api_jobs, api_session
 from services.board.context import BoardContext
 from shared import httpapi, metrics
-from shared.auth import Access, Caller, Role
-from shared.errors import Forbidden
+from shared.auth import Access, Caller
 
 JSON_BODY_MAX = 1024 * 1024
 STATIC = Path(__file__).parent / "static"
@@ -64,9 +63,7 @@ def create_app(context: BoardContext, access: Access) -> FastAPI:
     @app.post("/api/v1/admin/projection/rebuild", tags=["admin"])
     async def rebuild_projection(request: Request, caller: Caller) -> JSONResponse:
         """Drop the board tables and replay every event from sequence 1 (admins of every project)."""
-        caller.require(Role.ADMIN)
-        if not caller.everywhere:
-            raise Forbidden("rebuilding the board concerns every project; use a key of every project (*)")
+        caller.require_every_project("rebuilding the board")
         position = await request.app.state.rebuild()
         return JSONResponse({"status": "rebuilt", "position": position})
 

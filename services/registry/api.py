@@ -133,8 +133,7 @@ async def import_document(
     registry: Reg, caller: Caller, body: Annotated[str, Body(media_type="text/plain")]
 ) -> dict[str, int]:
     """Import a YAML or JSON export: every item is checked before anything changes."""
-    if not caller.everywhere:
-        raise Forbidden("importing changes the shared configuration; use a key of every project (*)")
+    caller.require_every_project("importing configuration")
     try:
         document = yaml.safe_load(body)
     except yaml.YAMLError as err:

@@ -57,7 +57,7 @@ HARDWARE_OPTIONS: dict[str, dict[str, str | int]] = {
 class FFmpeg:
     def __init__(self, exe: str) -> None:
         self.exe = exe
-        self._listed: dict[str, bool] = {}
+        self._encoders: str | None = None
 
     def still_args(
         self,
@@ -95,11 +95,10 @@ class FFmpeg:
         return self._compile(stream)
 
     async def listed(self, encoder: str) -> bool:
-        """Whether this FFmpeg build has `encoder` at all."""
-        if encoder not in self._listed:
-            listing = await self.run([self.exe, "-hide_banner", "-encoders"], log_output=True)
-            self._listed[encoder] = f" {encoder} " in listing
-        return self._listed[encoder]
+        """Whether this FFmpeg build has `encoder` at all (the build's list is read once)."""
+        if self._encoders is None:
+            self._encoders = await self.run([self.exe, "-hide_banner", "-encoders"], log_output=True)
+        return f" {encoder} " in self._encoders
 
     async def trial(self, encoder: str) -> str | None:
         """Encode one tiny frame with `encoder`: None when it works here, else what FFmpeg said."""
@@ -158,9 +157,7 @@ class FFmpeg:
     async def loudness(self, wav: Path, gain_db: float) -> float:
         """Integrated loudness (LUFS, EBU R128) of the narration as `audio_args` would make it."""
         stream = ffmpeg.output(self._voice(wav, gain_db).filter("ebur128", framelog="quiet"), "-", f="null")
-        args: list[str] = stream.global_args("-hide_banner", "-nostdin", "-loglevel", "info").compile(
-            cmd=self.exe, overwrite_output=True
-        )
+        args = self._compile(stream, loglevel="info")  # the summary is logged at "info"
         found = re.search(r"I:\s+(-?[0-9.]+) LUFS", (await self.run(args)).rsplit("Summary:", 1)[-1])
         if not found:
             raise PermanentError("FFmpeg could not measure the narration's loudness; is it silent?")
@@ -188,8 +185,8 @@ class FFmpeg:
         stream = ffmpeg.output(video, sound, str(out), c="copy", movflags="+faststart")
         return self._compile(stream)
 
-    def _compile(self, stream: ffmpeg.nodes.OutputStream) -> list[str]:
-        args: list[str] = stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error").compile(
+    def _compile(self, stream: ffmpeg.nodes.OutputStream, loglevel: str = "error") -> list[str]:
+        args: list[str] = stream.global_args("-hide_banner", "-nostdin", "-loglevel", loglevel).compile(
             cmd=self.exe, overwrite_output=True
         )
         return args

@@ -126,10 +126,10 @@ class Renderer:
         sequence: list[Piece] = []
         for segment in plan.segments:
             still = index_of[(segment.background, segment.caption)]
-            whole, rest = divmod(segment.frames, unit)
             if repeat:
                 sequence.append((still, segment.frames))
             else:
+                whole, rest = divmod(segment.frames, unit)
                 sequence += [(still, unit)] * whole + ([(still, rest)] if rest else [])
         needed: dict[int, set[int]] = {}
         for still, frames in sequence:

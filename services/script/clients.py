@@ -33,9 +33,17 @@ def _key(provider: Provider) -> str | None:
     return os.environ.get(provider.key_env) if provider.key_env else None
 
 
-def _retries(provider: Provider) -> int:
-    value = provider.settings.get("max_retries", 4)
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 4
+def _options(provider: Provider, api_key: str | None) -> dict[str, object]:
+    """What both SDK clients take: the key, the endpoint (unset: the SDK's own), retries, timeout."""
+    retries = provider.settings.get("max_retries", 4)
+    return {
+        "api_key": api_key,
+        "base_url": _setting(provider, "base_url"),
+        "max_retries": int(retries)
+        if isinstance(retries, int | float) and not isinstance(retries, bool)
+        else 4,
+        "timeout": TIMEOUT,
+    }
 
 
 class AnthropicChat:
@@ -43,12 +51,7 @@ class AnthropicChat:
         self.provider = provider.slug
         self.key_env = provider.key_env or "ANTHROPIC_API_KEY"
         self.model = _setting(provider, "model")
-        self.options = {
-            "api_key": _key(provider) or os.environ.get(self.key_env),
-            "base_url": _setting(provider, "base_url"),  # unset: the SDK's default (or ANTHROPIC_BASE_URL)
-            "max_retries": _retries(provider),
-            "timeout": TIMEOUT,
-        }
+        self.options = _options(provider, _key(provider) or os.environ.get(self.key_env))
 
     async def complete(self, system: str, user: str, prompt: Prompt, on_text: OnText) -> Completion:
         async with anthropic.AsyncAnthropic(**self.options) as client:  # type: ignore[arg-type]
@@ -99,12 +102,7 @@ class OpenAICompatibleChat:
         self.model = _setting(provider, "model")
         self.base_url = _setting(provider, "base_url")
         self.key_env = provider.key_env
-        self.options = {
-            "api_key": _key(provider) or "not-needed",  # local servers take any key
-            "base_url": self.base_url,
-            "max_retries": _retries(provider),
-            "timeout": TIMEOUT,
-        }
+        self.options = _options(provider, _key(provider) or "not-needed")  # local servers take any key
 
     async def complete(self, system: str, user: str, prompt: Prompt, on_text: OnText) -> Completion:
         async with openai.AsyncOpenAI(**self.options) as client:  # type: ignore[arg-type]

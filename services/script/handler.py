@@ -77,6 +77,9 @@ class ArtifactCache:
         return (await self.ctx.fetch(name)).read_text(encoding="utf-8")
 
     async def put(self, name: str, key: str, text: str, media_type: str) -> None:
+        ref = self.ctx.job.artifacts.get(name)
+        if ref is not None and ref.step == "script" and ref.metadata.get("input_sha") == key:
+            return  # kept by an earlier attempt, and reused: nothing new to record
         path = self.ctx.workdir / name
         path.write_text(text, encoding="utf-8")
         await self.ctx.save(path, name, KINDS.get(name, "text"), media_type, self.meta | {"input_sha": key})

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
-from shared.config import Knowledge, Prompt, Validator
+from shared.config import TEMPLATE_VARIABLE, Knowledge, Prompt, Validator
 from shared.errors import PermanentError
 from shared.script import Script, Section
 from shared.worker import Progress
@@ -73,13 +73,13 @@ class Unreachable(Exception):
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
-    attempts: int = 0
+    calls: int = 0
     cost_usd: float | None = 0.0
 
     def add(self, completion: Completion, price: tuple[float, float] | None) -> None:
         self.input_tokens += completion.input_tokens
         self.output_tokens += completion.output_tokens
-        self.attempts += 1
+        self.calls += 1
         if price is None or self.cost_usd is None:
             self.cost_usd = None
         else:
@@ -87,7 +87,7 @@ class Usage:
 
     def metrics(self) -> dict[str, float]:
         out = {"input_tokens": float(self.input_tokens), "output_tokens": float(self.output_tokens)}
-        out["model_calls"] = float(self.attempts)
+        out["model_calls"] = float(self.calls)
         if self.cost_usd is not None:
             out["cost_usd"] = round(self.cost_usd, 6)
         return out
@@ -102,12 +102,11 @@ def price_of(model: str, settings: dict[str, str | int | float | bool]) -> tuple
     return PRICES[max(known, key=len)] if known else None  # the most specific entry
 
 
-_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-
-
 def render(template: str, values: dict[str, str]) -> str:
     """Fill `{{name}}`; values are escaped so that they stay between the template's tags."""
-    return _VARIABLE.sub(lambda m: html.escape(values.get(m.group(1), ""), quote=False), template).strip()
+    return TEMPLATE_VARIABLE.sub(
+        lambda m: html.escape(values.get(m.group(1), ""), quote=False), template
+    ).strip()
 
 
 def clean(text: str) -> str:
@@ -228,8 +227,6 @@ def _metadata(text: str) -> Metadata | None:
 class Written:
     usage: Usage
     script: Script | None = None
-    metadata: Metadata | None = None
-    reused: list[str] = field(default_factory=list)
 
 
 class LLMWriter:
@@ -261,7 +258,6 @@ class LLMWriter:
         key = _key(system, user, prompt)
         cached = await self.cache.get(name, key)
         if cached is not None:
-            written.reused.append(name)
             await progress(band[1], f"{name} reused from an earlier attempt (not paid again)", log=True)
             return cached, key
         expected = max(400, prompt.max_tokens * 3)  # characters, roughly
@@ -334,9 +330,9 @@ class LLMWriter:
                 text, key = await self._ask(
                     "metadata.json", asked, values, written, band, progress, METADATA_FORMAT
                 )
-                written.metadata = _metadata(text)
-                if written.metadata is not None:
-                    await self._keep("metadata.json", key, written.metadata.model_dump_json(indent=2))
+                metadata = _metadata(text)
+                if metadata is not None:
+                    await self._keep("metadata.json", key, metadata.model_dump_json(indent=2))
                     break
                 values["instruction"] = (
                     "Your previous answer was not the JSON object asked for; answer with it only."

@@ -210,6 +210,22 @@ async def test_inputs_refuse_unknown_fields_and_foreign_projects(client: httpx.A
     response = await client.post("/api/v1/keys", json={"name": "k", "role": "viewer", "secret_sha256": "00"})
     assert response.status_code == 422 and response.json()["field"] == "secret_sha256"
 
+    # hostile and oversized values in the new inputs: refused, naming the field, nothing stored
+    hostile = [
+        ("/api/v1/jobs", {"title": "T", "brief": BRIEF, "project": "../../etc"}, "project"),
+        ("/api/v1/keys", {"name": "k" * 101, "role": "viewer"}, "name"),
+        ("/api/v1/keys", {"name": "k", "role": "viewer", "project": "B; DROP TABLE"}, "project"),
+        ("/api/v1/webhooks", {"url": HOOK, "project": "<script>"}, "project"),
+        ("/api/v1/session", {"key": "vfo_" + "x" * 10_000}, "key"),
+    ]
+    keys_before = len((await client.get("/api/v1/keys")).json())
+    for path, body, field in hostile:
+        response = await client.post(path, json=body)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["field"] == field and "Traceback" not in response.text
+    assert len((await client.get("/api/v1/keys")).json()) == keys_before
+    assert (await client.get("/api/v1/webhooks")).json() == []
+
 
 @pytest.mark.parametrize(
     "name",
