@@ -23,7 +23,15 @@ $(DEV): pyproject.toml | $(BIN)/python
 demo: $(RUN)
 	$(BIN)/vfo make "Why octopuses have three hearts" --brief-file samples/octopus.md --out output
 
+# The board's browser tests drive Debian's Chromium (never a browser a test tool downloads).
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+
 test: $(DEV)
+ifeq ($(CHROMIUM),)
+	@echo "installing Debian's chromium for the browser tests"
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q --no-install-recommends chromium >/dev/null
+endif
 	$(BIN)/pytest
 
 up: $(RUN)
