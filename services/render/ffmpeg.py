@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import ffmpeg
@@ -192,17 +193,36 @@ class FFmpeg:
         return args
 
     async def _execute(
-        self, args: list[str], keep_stdout: bool, stdin: bytes | None = None
+        self,
+        args: list[str],
+        keep_stdout: bool,
+        stdin: bytes | None = None,
+        progress: Callable[[float], Awaitable[None]] | None = None,
     ) -> tuple[int, str]:
-        """Run FFmpeg to the end: its exit code and its output. Cancelled: it is killed."""
+        """Run FFmpeg to the end: its exit code and its output. Cancelled: it is killed.
+
+        With `progress`, FFmpeg reports through `-progress pipe:1` (twice a second): each report's
+        `out_time_us` (seconds of output written so far) is handed on."""
+        if progress is not None:
+            args = [args[0], "-progress", "pipe:1", "-stats_period", "0.5", *args[1:]]
         process = await asyncio.create_subprocess_exec(
             *args,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE if keep_stdout else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE if keep_stdout or progress else asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            stdout, stderr = await process.communicate(stdin)
+            if progress is None:
+                stdout, stderr = await process.communicate(stdin)
+            else:
+                assert process.stdout is not None and process.stderr is not None
+                errors = asyncio.create_task(process.stderr.read())
+                async for line in process.stdout:
+                    key, _, value = line.decode(errors="replace").strip().partition("=")
+                    if key == "out_time_us" and value.lstrip("-").isdigit():
+                        await progress(max(0, int(value)) / 1e6)
+                stdout, stderr = b"", await errors
+                await process.wait()
         except asyncio.CancelledError:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
@@ -210,9 +230,16 @@ class FFmpeg:
             raise
         return int(process.returncode or 0), ((stdout or b"") + stderr).decode(errors="replace")
 
-    async def run(self, args: list[str], log_output: bool = False, stdin: bytes | None = None) -> str:
-        """Run FFmpeg (fed `stdin`); its log comes back (with standard output, when `log_output`)."""
-        code, output = await self._execute(args, log_output, stdin)
+    async def run(
+        self,
+        args: list[str],
+        log_output: bool = False,
+        stdin: bytes | None = None,
+        progress: Callable[[float], Awaitable[None]] | None = None,
+    ) -> str:
+        """Run FFmpeg (fed `stdin`); its log comes back (with standard output, when `log_output`).
+        `progress` hears the seconds of output written, at least once a second."""
+        code, output = await self._execute(args, log_output, stdin, progress)
         if code != 0:
             detail = output.strip().splitlines()[-3:]
             log.error("ffmpeg failed (%s): %s", code, " | ".join(detail))

@@ -4,8 +4,9 @@ How it is fast: every distinct picture (background + caption) is painted once an
 one IDR frame; each segment that shows it is that frame followed by skip frames (`skipframes`: a
 P picture that copies the previous one, a few bytes, never encoded). The timeline is the
 byte-concatenation of those pieces, muxed with the AAC narration without re-encoding. Pictures
-encode in parallel, one FFmpeg per core, while the audio encodes. (A hardware encoder's pieces are
-encoded whole: a one-second piece per picture, repeated, and a remainder.)
+encode in this process, one x264 context per core (`pictures`), while FFmpeg encodes the audio.
+(A hardware encoder's pieces are encoded whole by FFmpeg: a one-second piece per picture,
+repeated, and a remainder.)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import functools
 import os
 import shutil
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from PIL import Image
 from services.render import skipframes
 from services.render.ffmpeg import FFmpeg
 from services.render.paint import Painter
+from services.render.pictures import StillEncoder, give_back_big_buffers
 from services.render.plan import TITLE_CARD, RenderPlan, plan_render
 from shared.config import VideoPreset
 from shared.cues import Cues
@@ -29,6 +32,7 @@ from shared.errors import PermanentError
 from shared.worker import Progress
 
 Piece = tuple[int, int]  # (still index, frames)
+SHARES = {"video": 0.7, "audio": 0.3}  # of the render's work, for its progress
 
 
 @dataclass(frozen=True)
@@ -64,17 +68,23 @@ class Renderer:
         self.ffmpeg = ffmpeg
         self.painter = painter
         self.parallel = parallel or os.cpu_count() or 2
+        give_back_big_buffers()
 
     async def render(self, inputs: RenderInputs, workdir: Path, progress: Progress) -> RenderOutput:
         video = inputs.video
         plan = plan_render(inputs.cues, video.fps, len(inputs.backgrounds), video.title_card_s)
         await progress(5, f"rendering {plan.total_frames} frames")
+        shares = _Shares(progress)
         audio = workdir / "narration.m4a"
-        audio_task = asyncio.create_task(self._audio(inputs.narration, audio, video.audio_bitrate))
+        seconds = plan.total_frames / video.fps
+        audio_task = asyncio.create_task(
+            self._audio(inputs.narration, audio, video.audio_bitrate, seconds, shares)
+        )
+        h264 = workdir / "video.h264"
         try:
             encoder, fallback = await self.ffmpeg.choose_encoder(video.encoder)
             try:
-                card, order = await self._encode(inputs, plan, workdir, progress, encoder)
+                card = await self._encode(inputs, plan, workdir, shares, encoder, h264)
             except PermanentError as err:
                 if encoder == "libx264":
                     raise
@@ -84,12 +94,11 @@ class Renderer:
                 await progress(5, f"{fallback}; rendering with libx264", log=True)
                 shutil.rmtree(workdir / "pieces", ignore_errors=True)
                 encoder = "libx264"
-                card, order = await self._encode(inputs, plan, workdir, progress, encoder)
-            h264 = workdir / "video.h264"
-            await asyncio.to_thread(_concatenate, order, h264)
+                card = await self._encode(inputs, plan, workdir, shares, encoder, h264)
             await audio_task
         finally:
             audio_task.cancel()
+        await progress(90, "muxing video and audio")
         mp4 = workdir / "video.mp4"
         await self.ffmpeg.run(self.ffmpeg.mux_args(h264, audio, video.fps, mp4))
         thumbnail = workdir / "thumbnail.jpg"
@@ -98,42 +107,31 @@ class Renderer:
         srt, vtt = workdir / "subtitles.srt", workdir / "subtitles.vtt"
         srt.write_text(inputs.cues.to_srt(), encoding="utf-8")
         vtt.write_text(inputs.cues.to_vtt(), encoding="utf-8")
-        seconds = plan.total_frames / video.fps
         return RenderOutput(mp4, thumbnail, srt, vtt, seconds, len(plan.stills()), encoder, fallback)
 
-    async def _audio(self, wav: Path, out: Path, bitrate: str) -> None:
+    async def _audio(self, wav: Path, out: Path, bitrate: str, seconds: float, shares: _Shares) -> None:
         """The narration as AAC, normalised to -14 LUFS integrated (EBU R128)."""
         gain = await self.ffmpeg.loudness_gain(wav)
-        await self.ffmpeg.run(self.ffmpeg.audio_args(wav, out, bitrate, gain))
 
-    def _still(self, frames: int, out: Path, video: VideoPreset, encoder: str) -> list[str]:
-        size = (video.width, video.height)
-        return self.ffmpeg.still_args(
-            size, frames, video.fps, out, video.crf, video.x264_preset, video.bitrate, encoder
-        )
+        async def encoded(written: float) -> None:
+            await shares.report("audio", written / max(seconds, 1e-3))
+
+        await self.ffmpeg.run(self.ffmpeg.audio_args(wav, out, bitrate, gain), progress=encoded)
 
     async def _encode(
-        self, inputs: RenderInputs, plan: RenderPlan, workdir: Path, progress: Progress, encoder: str
-    ) -> tuple[Image.Image, list[Path]]:
-        """Encode every piece the timeline needs; returns the title card and the pieces in order."""
-        video = inputs.video
+        self,
+        inputs: RenderInputs,
+        plan: RenderPlan,
+        workdir: Path,
+        shares: _Shares,
+        encoder: str,
+        out: Path,
+    ) -> Image.Image:
+        """Paint and encode every still the timeline needs, and write the timeline's H.264 to `out`;
+        returns the title card (for the thumbnail)."""
         stills = plan.stills()
         index_of = {key: n for n, key in enumerate(stills)}
-        # libx264: one encoded picture per still, repeated by skip frames (one piece per segment);
-        # other encoders: a one-second piece per still, repeated, and a remainder
-        repeat = encoder == "libx264"
-        unit = video.fps
-        sequence: list[Piece] = []
-        for segment in plan.segments:
-            still = index_of[(segment.background, segment.caption)]
-            if repeat:
-                sequence.append((still, segment.frames))
-            else:
-                whole, rest = divmod(segment.frames, unit)
-                sequence += [(still, unit)] * whole + ([(still, rest)] if rest else [])
-        needed: dict[int, set[int]] = {}
-        for still, frames in sequence:
-            needed.setdefault(still, set()).add(frames)
+        segments: list[Piece] = [(index_of[(s.background, s.caption)], s.frames) for s in plan.segments]
 
         @functools.lru_cache(maxsize=self.parallel + 1)  # consecutive stills mostly share a background
         def background_of(index: int) -> Image.Image:
@@ -141,42 +139,133 @@ class Renderer:
                 return image.convert("RGB")
 
         card = await asyncio.to_thread(self.painter.title_card, background_of(0), inputs.title)
+
+        def painted(still: int) -> Image.Image:
+            background, caption = stills[still]
+            return self.painter.captioned(
+                card if background == TITLE_CARD else background_of(background), caption
+            )
+
         pieces = workdir / "pieces"
-        pieces.mkdir()
+        pieces.mkdir(exist_ok=True)
+        if encoder == "libx264":
+            await self._pictures(len(stills), painted, inputs.video, pieces, shares)
+            await asyncio.to_thread(_assemble, segments, pieces, out)
+        else:
+            order = await self._whole(segments, painted, inputs.video, pieces, shares, encoder)
+            await asyncio.to_thread(_concatenate, order, out)
+        return card
+
+    async def _pictures(
+        self,
+        count: int,
+        painted: Callable[[int], Image.Image],
+        video: VideoPreset,
+        pieces: Path,
+        shares: _Shares,
+    ) -> None:
+        """Every still as one IDR piece (`pieces/<still>.h264`): one x264 context whose threads
+        share each picture, while the next still is painted."""
+        encoder = await asyncio.to_thread(StillEncoder, video, self.parallel)
+        done = 0
+        upcoming = asyncio.create_task(asyncio.to_thread(painted, 0))
+        try:
+            for still in range(count):
+                image = await upcoming
+                if still + 1 < count:
+                    upcoming = asyncio.create_task(asyncio.to_thread(painted, still + 1))
+                finished = await asyncio.to_thread(encoder.encode, still, image)
+                del image
+                done += await asyncio.to_thread(_keep, finished, pieces)
+                await shares.report("video", done / count)
+            done += await asyncio.to_thread(_keep, await asyncio.to_thread(encoder.finish), pieces)
+        finally:
+            upcoming.cancel()
+
+    async def _whole(
+        self,
+        segments: list[Piece],
+        painted: Callable[[int], Image.Image],
+        video: VideoPreset,
+        pieces: Path,
+        shares: _Shares,
+        encoder: str,
+    ) -> list[Path]:
+        """A hardware encoder's pieces, encoded whole (its stream may not be one skip frames can
+        continue): a one-second piece per still, repeated, and a remainder. Returns them in order."""
+        unit = video.fps
+        sequence: list[Piece] = []
+        for still, frames in segments:
+            whole, rest = divmod(frames, unit)
+            sequence += [(still, unit)] * whole + ([(still, rest)] if rest else [])
+        needed: dict[int, set[int]] = {}
+        for still, frames in sequence:
+            needed.setdefault(still, set()).add(frames)
         total = sum(sum(lengths) for lengths in needed.values())
         done = 0
         gate = asyncio.Semaphore(self.parallel)
+        size = (video.width, video.height)
 
         async def encode(still: int) -> None:
             nonlocal done
-            background, caption = stills[still]
             async with gate:
-                picture = (
-                    card if background == TITLE_CARD else await asyncio.to_thread(background_of, background)
-                )
-                painted = await asyncio.to_thread(self.painter.captioned, picture, caption)
-                raw = painted.convert("RGB").tobytes()  # piped to FFmpeg: no image file in between
-                del painted
-                picture_only = None
-                if repeat:
-                    one = pieces / f"{still}-picture.h264"
-                    await self.ffmpeg.run(self._still(1, one, video, encoder), stdin=raw)
-                    picture_only = one.read_bytes()
+                raw = await asyncio.to_thread(lambda: painted(still).convert("RGB").tobytes())
                 for frames in sorted(needed[still]):
-                    out = pieces / f"{still}-{frames}.h264"
-                    try:
-                        if picture_only is None:
-                            raise skipframes.Unsupported("this encoder's pieces are encoded whole")
-                        await asyncio.to_thread(out.write_bytes, skipframes.repeated(picture_only, frames))
-                    except skipframes.Unsupported:
-                        await self.ffmpeg.run(self._still(frames, out, video, encoder), stdin=raw)
+                    args = self.ffmpeg.still_args(
+                        size,
+                        frames,
+                        video.fps,
+                        pieces / f"{still}-{frames}.h264",
+                        video.crf,
+                        video.x264_preset,
+                        video.bitrate,
+                        encoder,
+                    )
+                    await self.ffmpeg.run(args, stdin=raw)
                     done += frames
-                    await progress(5 + 85 * done / total, f"encoded {done} of {total} frames")
+                    await shares.report("video", done / total)
 
-        tasks = [asyncio.create_task(encode(still)) for still in needed]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
-        return card, [pieces / f"{still}-{frames}.h264" for still, frames in sequence]
+        await _all(encode(still) for still in needed)
+        return [pieces / f"{still}-{frames}.h264" for still, frames in sequence]
+
+
+class _Shares:
+    """The render's progress from its parallel parts: pictures (most of the work) and the audio."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.done = dict.fromkeys(SHARES, 0.0)
+
+    async def report(self, part: str, fraction: float) -> None:
+        self.done[part] = min(1.0, fraction)
+        total = sum(SHARES[name] * value for name, value in self.done.items())
+        video, audio = (round(100 * self.done[name]) for name in ("video", "audio"))
+        await self.progress(5 + 85 * total, f"pictures {video}%, audio {audio}%")
+
+
+async def _all(coroutines: Iterable[Coroutine[object, object, None]]) -> None:
+    """Run them together; when one fails or this is cancelled, the others are cancelled too."""
+    tasks = [asyncio.create_task(c) for c in coroutines]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _keep(finished: list[tuple[int, bytes]], pieces: Path) -> int:
+    for still, data in finished:
+        (pieces / f"{still}.h264").write_bytes(data)
+    return len(finished)
+
+
+def _assemble(segments: list[Piece], pieces: Path, out: Path) -> None:
+    """The timeline's H.264: each segment's still (its IDR piece) followed by skip frames."""
+    repeater: skipframes.Repeater | None = None
+    with out.open("wb") as sink:
+        for still, frames in segments:
+            picture = (pieces / f"{still}.h264").read_bytes()
+            if repeater is None:
+                repeater = skipframes.Repeater(skipframes.parameters(picture))
+            sink.write(picture)
+            sink.write(repeater.after(frames))

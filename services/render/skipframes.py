@@ -208,7 +208,20 @@ def skip_frame(params: Parameters, index: int) -> bytes:
     return b"\x00\x00\x00\x01" + bytes([0x40 | NAL_SLICE]) + escape(w.rbsp())  # nal_ref_idc 2
 
 
+class Repeater:
+    """The skip frames that follow an IDR of one stream's parameters (built once per index)."""
+
+    def __init__(self, params: Parameters) -> None:
+        self.params = params
+        self._frames: list[bytes] = [b""]
+
+    def after(self, frames: int) -> bytes:
+        """What turns an IDR into `frames` frames of the same picture: frames 1 .. frames-1."""
+        while len(self._frames) < frames:
+            self._frames.append(skip_frame(self.params, len(self._frames)))
+        return b"".join(self._frames[1:frames])
+
+
 def repeated(idr_piece: bytes, frames: int) -> bytes:
     """A one-frame piece (SPS, PPS, IDR) extended to `frames` frames of the same picture."""
-    params = parameters(idr_piece)
-    return idr_piece + b"".join(skip_frame(params, index) for index in range(1, frames))
+    return idr_piece + Repeater(parameters(idr_piece)).after(frames)

@@ -12,22 +12,30 @@ import pytest
 from services.render import skipframes
 from services.render.ffmpeg import FFmpeg, ffmpeg_binary
 from services.render.paint import Painter
+from services.render.pictures import StillEncoder
+from shared.config import VideoPreset
 
 
-def _picture(tmp_path: Path, width: int, height: int) -> bytes:
+def _picture(tmp_path: Path, width: int, height: int, in_process: bool) -> bytes:
     painter = Painter(width, height)
-    raw = painter.captioned(painter.generated("skip", 1), "Every frame is this one.").convert("RGB").tobytes()
+    image = painter.captioned(painter.generated("skip", 1), "Every frame is this one.")
+    if in_process:  # what the renderer does: x264 through PyAV, sliced threads
+        encoder = StillEncoder(VideoPreset(slug="t", width=width, height=height), threads=2)
+        pieces = encoder.encode(7, image) + encoder.finish()
+        assert [key for key, _ in pieces] == [7]
+        return pieces[0][1]
     out = tmp_path / "one.h264"
     args = FFmpeg(ffmpeg_binary()).still_args((width, height), 1, 30, out, 20, "veryfast")
-    subprocess.run(args, input=raw, check=True)
+    subprocess.run(args, input=image.convert("RGB").tobytes(), check=True)
     return out.read_bytes()
 
 
+@pytest.mark.parametrize("in_process", [True, False], ids=["pyav", "ffmpeg-cli"])
 @pytest.mark.parametrize(("width", "height", "frames"), [(640, 360, 45), (1080, 1920, 70), (64, 64, 2)])
 def test_a_picture_repeated_decodes_to_the_same_picture_every_frame(
-    tmp_path: Path, width: int, height: int, frames: int
+    tmp_path: Path, width: int, height: int, frames: int, in_process: bool
 ):
-    picture = _picture(tmp_path, width, height)
+    picture = _picture(tmp_path, width, height, in_process)
     piece = skipframes.repeated(picture, frames)
     assert len(piece) - len(picture) < 40 * frames  # a copy costs bytes, not an encode
     path = tmp_path / "piece.h264"
