@@ -1,7 +1,11 @@
-"""Render benchmark: 10 stills + ~300 s of narration at 1080p30, through the production renderer.
+"""Render benchmark: 10 stills + ~300 s of narration at 1080p30, through the production renderer,
+side by side with a plain MoviePy render of the same pictures and narration.
 
 Prints wall seconds, realtime factor and peak RSS (this process + FFmpeg), and writes
-benchmarks/results/render.json. Usage: python -m benchmarks.render [--seconds 300] [--name render]
+benchmarks/results/<name>.json. MoviePy renders the first `--reference-seconds` of the same
+timeline (its cost per second of video is constant, and the whole video would take an hour);
+the ratio of the two realtime factors is printed. Usage:
+python -m benchmarks.render [--seconds 300] [--name render] [--reference-seconds 30 | 0 to skip]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from benchmarks.common import PeakMemory, machine, save
 from services.render.ffmpeg import FFmpeg, ffmpeg_binary
 from services.render.paint import Painter
+from services.render.plan import TITLE_CARD, plan_render
 from services.render.renderer import Renderer, RenderInputs
 from services.tts.espeak import EspeakEngine
 from services.tts.narrate import narrate
@@ -52,7 +57,35 @@ def script_for(seconds: float) -> Script:
     )
 
 
-async def main(seconds: float, name: str) -> None:
+def moviepy_reference(inputs: RenderInputs, painter: Painter, seconds: float, out: Path) -> float:
+    """The same timeline's first `seconds` through a plain MoviePy pipeline (the same painted
+    pictures as ImageClips, the narration, MoviePy's defaults for libx264/AAC): its wall seconds."""
+    import numpy
+    from moviepy import AudioFileClip, ImageClip, concatenate_videoclips
+
+    video = inputs.video
+    plan = plan_render(inputs.cues, video.fps, len(inputs.backgrounds), video.title_card_s)
+    card = painter.title_card(Image.open(inputs.backgrounds[0]).convert("RGB"), inputs.title)
+    clips, covered = [], 0.0
+    for segment in plan.segments:
+        if covered >= seconds:
+            break
+        background = (
+            card if segment.background == TITLE_CARD else Image.open(inputs.backgrounds[segment.background])
+        )
+        picture = numpy.asarray(painter.captioned(background.convert("RGB"), segment.caption))
+        length = min(segment.frames / video.fps, seconds - covered)
+        clips.append(ImageClip(picture).with_duration(length))
+        covered += length
+    began = time.perf_counter()
+    clip = concatenate_videoclips(clips).with_audio(
+        AudioFileClip(str(inputs.narration)).subclipped(0, covered)
+    )
+    clip.write_videofile(str(out), fps=video.fps, codec="libx264", audio_codec="aac", logger=None)
+    return time.perf_counter() - began
+
+
+async def main(seconds: float, name: str, reference_s: float) -> None:
     ffmpeg = ffmpeg_binary()
     with tempfile.TemporaryDirectory(prefix="vfo-bench-") as tmp:
         work = Path(tmp)
@@ -85,6 +118,15 @@ async def main(seconds: float, name: str) -> None:
             "output_mb": round(out.video.stat().st_size / 2**20, 1),
             "machine": machine(ffmpeg),
         }
+        if reference_s > 0:
+            wall_reference = moviepy_reference(inputs, renderer.painter, reference_s, work / "reference.mp4")
+            reference_rtf = reference_s / wall_reference
+            result["moviepy_reference"] = {
+                "video_s": reference_s,
+                "wall_s": round(wall_reference, 2),
+                "realtime_factor": round(reference_rtf, 3),
+                "ours_faster_by": round(result["realtime_factor"] / reference_rtf, 1),  # type: ignore[operator]
+            }
     for key, value in result.items():
         print(f"{key:>16}: {value}")
     print("saved", save(name, result))
@@ -94,5 +136,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--name", default="render")
+    parser.add_argument("--reference-seconds", type=float, default=30.0)
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.name))
+    asyncio.run(main(args.seconds, args.name, args.reference_seconds))

@@ -15,6 +15,7 @@ import fontpkg_open_sans
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 FONT_FILE = fontpkg_open_sans.ROOT / "files" / "OpenSans[wdth,wght].ttf"
+ACCENT = (255, 196, 61)
 
 
 def _colour(seed: bytes, offset: int, lightness: float) -> tuple[int, int, int]:
@@ -96,13 +97,17 @@ class Painter:
         bar_w = w // 10
         bar_y = top + line_h * len(lines) + h // 40
         draw.rectangle(
-            (w // 2 - bar_w // 2, bar_y, w // 2 + bar_w // 2, bar_y + max(4, h // 180)), fill=(255, 196, 61)
+            (w // 2 - bar_w // 2, bar_y, w // 2 + bar_w // 2, bar_y + max(4, h // 180)), fill=ACCENT
         )
         return card
 
-    def captioned(self, background: Image.Image, caption: str | None) -> Image.Image:
+    def captioned(
+        self, background: Image.Image, caption: str | None, highlight: int = -1, style: str = "lines"
+    ) -> Image.Image:
         if not caption:
             return background
+        if style == "words":
+            return self._big_words(background, caption, highlight)
         w, h = self.size
         frame = background.copy()
         font, lines = self._fit_text(caption, int(w * 0.84), 3, start_px=max(28, h // 18))
@@ -129,6 +134,29 @@ class Painter:
                 stroke_width=stroke,
                 stroke_fill="black",
             )
+        return frame
+
+    def _big_words(self, background: Image.Image, caption: str, highlight: int) -> Image.Image:
+        """A few words, large, centred in the safe area of a vertical video (clear of the platform's
+        buttons and description at the bottom and right), the spoken word in the accent colour."""
+        w, h = self.size
+        frame = background.copy()
+        words = caption.split()
+        font, lines = self._fit_text(caption, int(w * 0.8), 2, start_px=max(28, min(w // 8, h // 12)))
+        draw = ImageDraw.Draw(frame)
+        line_h = int(font.size * 1.2)
+        top = int(h * 0.62) - line_h * len(lines) // 2
+        stroke = max(3, int(font.size) // 10)
+        space = font.getlength(" ")
+        n = 0
+        for row, line in enumerate(lines):
+            x = (w - font.getlength(line)) / 2
+            y = top + row * line_h
+            for word in line.split():
+                fill = ACCENT if n == highlight and n < len(words) else "white"
+                draw.text((x, y), word, font=font, fill=fill, stroke_width=stroke, stroke_fill="black")
+                x += font.getlength(word) + space
+                n += 1
         return frame
 
     @staticmethod

@@ -2,19 +2,25 @@
 
 The video is a run of still segments, each (frames, background, caption). The title card covers
 the spoken title; backgrounds change on sentence boundaries, evenly spread; captions follow the
-cues, split by word timings into readable chunks. Frame counts add up exactly to the narration's
-length, so the video and the audio end together.
+cues, split by word timings into readable chunks ("lines"), or, for vertical video, shown a few
+large words at a time with the word being spoken picked out ("words"). Frame counts add up
+exactly to the narration's length, so the video and the audio end together.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Literal
 
 from shared.cues import Cue, Cues
 
 TITLE_CARD = -1
 MAX_CAPTION_WORDS = 12
+MAX_BIG_WORDS = 3  # "words" captions: at most this many words on screen
+CaptionStyle = Literal["lines", "words"]
+Still = tuple[int, str | None, int]  # (background, caption, highlighted word or -1)
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,7 @@ class Caption:
     text: str
     start: int  # frame
     end: int  # frame, exclusive
+    highlight: int = -1  # which of the text's words is being spoken ("words" captions)
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,11 @@ class Segment:
     frames: int
     background: int  # index into the backgrounds, or TITLE_CARD
     caption: str | None
+    highlight: int = -1
+
+    @property
+    def still(self) -> Still:
+        return (self.background, self.caption, self.highlight)
 
 
 @dataclass(frozen=True)
@@ -37,9 +49,9 @@ class RenderPlan:
     total_frames: int
     segments: tuple[Segment, ...]
 
-    def stills(self) -> list[tuple[int, str | None]]:
+    def stills(self) -> list[Still]:
         """The distinct pictures to paint, in order of first appearance."""
-        return list(dict.fromkeys((s.background, s.caption) for s in self.segments))
+        return list(dict.fromkeys(s.still for s in self.segments))
 
 
 def _chunks(cue: Cue) -> list[tuple[str, float, float]]:
@@ -60,9 +72,37 @@ def _chunks(cue: Cue) -> list[tuple[str, float, float]]:
     return out
 
 
-def captions(cues: Cues, fps: int, skip_first: bool) -> list[Caption]:
+def _big_words(cue: Cue, fps: int) -> list[Caption]:
+    """A cue as groups of up to MAX_BIG_WORDS words (a group also ends after punctuation), one
+    caption per spoken word, each picking that word out of its group."""
+    words = cue.words
+    groups: list[list[int]] = [[]]
+    for n, word in enumerate(words):
+        groups[-1].append(n)
+        written = cue.text[word.offset : words[n + 1].offset if n + 1 < len(words) else None]
+        if len(groups[-1]) == MAX_BIG_WORDS or written.rstrip()[-1:] in ".,;:!?":
+            groups.append([])
+    out = []
+    for group in (g for g in groups if g):
+        base = words[group[0]].offset
+        after = group[-1] + 1
+        text = cue.text[base : words[after].offset if after < len(words) else None].strip()
+        for n in group:
+            start = words[n].start if n else cue.start
+            end = words[n + 1].start if n + 1 < len(words) else cue.end
+            first, last = round(start * fps), round(end * fps)
+            if last > first:
+                highlight = len(cue.text[base : words[n].offset].split())
+                out.append(Caption(text, first, last, highlight))
+    return out
+
+
+def captions(cues: Cues, fps: int, skip_first: bool, style: CaptionStyle = "lines") -> list[Caption]:
     out = []
     for cue in cues.cues[1 if skip_first else 0 :]:
+        if style == "words" and cue.words:
+            out += _big_words(cue, fps)
+            continue
         for text, start, end in _chunks(cue):
             first, last = round(start * fps), round(end * fps)
             if last > first:
@@ -86,12 +126,16 @@ def _background_starts(cues: Cues, fps: int, begin: int, total: int, count: int)
     return starts
 
 
-def plan_render(cues: Cues, fps: int, backgrounds: int, title_card_s: float) -> RenderPlan:
+def plan_render(
+    cues: Cues, fps: int, backgrounds: int, title_card_s: float, style: CaptionStyle = "lines"
+) -> RenderPlan:
     total = max(1, round(cues.duration * fps))
     first = cues.cues[0] if cues.cues else None
     title_end = round(first.end * fps) if first and first.section == 0 else round(title_card_s * fps)
     title_end = max(1, min(title_end, total))
-    lines = captions(cues, fps, skip_first=first is not None and first.section == 0)
+    lines = captions(cues, fps, skip_first=first is not None and first.section == 0, style=style)
+    lines.sort(key=lambda c: c.start)
+    line_starts = [c.start for c in lines]
     starts = _background_starts(cues, fps, title_end, total, max(1, backgrounds)) if title_end < total else []
     cuts = {0, title_end, total, *starts}
     for caption in lines:
@@ -100,12 +144,13 @@ def plan_render(cues: Cues, fps: int, backgrounds: int, title_card_s: float) -> 
     segments: list[Segment] = []
     for left, right in pairwise(edges):
         if left < title_end:
-            key: tuple[int, str | None] = (TITLE_CARD, None)
+            key: Still = (TITLE_CARD, None, -1)
         else:
-            background = max(i for i, s in enumerate(starts) if s <= left)
-            text = next((c.text for c in lines if c.start <= left < c.end), None)
-            key = (background, text)
-        if segments and (segments[-1].background, segments[-1].caption) == key:
+            background = bisect_right(starts, left) - 1
+            at = bisect_right(line_starts, left) - 1  # the last caption to start by `left`
+            shown = lines[at] if at >= 0 and left < lines[at].end else None
+            key = (background, shown.text, shown.highlight) if shown else (background, None, -1)
+        if segments and segments[-1].still == key:
             segments[-1] = Segment(segments[-1].frames + right - left, *key)
         else:
             segments.append(Segment(right - left, *key))

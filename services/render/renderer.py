@@ -72,7 +72,9 @@ class Renderer:
 
     async def render(self, inputs: RenderInputs, workdir: Path, progress: Progress) -> RenderOutput:
         video = inputs.video
-        plan = plan_render(inputs.cues, video.fps, len(inputs.backgrounds), video.title_card_s)
+        plan = plan_render(
+            inputs.cues, video.fps, len(inputs.backgrounds), video.title_card_s, video.captions
+        )
         await progress(5, f"rendering {plan.total_frames} frames")
         shares = _Shares(progress)
         audio = workdir / "narration.m4a"
@@ -131,7 +133,7 @@ class Renderer:
         returns the title card (for the thumbnail)."""
         stills = plan.stills()
         index_of = {key: n for n, key in enumerate(stills)}
-        segments: list[Piece] = [(index_of[(s.background, s.caption)], s.frames) for s in plan.segments]
+        segments: list[Piece] = [(index_of[s.still], s.frames) for s in plan.segments]
 
         @functools.lru_cache(maxsize=self.parallel + 1)  # consecutive stills mostly share a background
         def background_of(index: int) -> Image.Image:
@@ -141,10 +143,9 @@ class Renderer:
         card = await asyncio.to_thread(self.painter.title_card, background_of(0), inputs.title)
 
         def painted(still: int) -> Image.Image:
-            background, caption = stills[still]
-            return self.painter.captioned(
-                card if background == TITLE_CARD else background_of(background), caption
-            )
+            background, caption, highlight = stills[still]
+            picture = card if background == TITLE_CARD else background_of(background)
+            return self.painter.captioned(picture, caption, highlight, inputs.video.captions)
 
         pieces = workdir / "pieces"
         pieces.mkdir(exist_ok=True)

@@ -81,3 +81,29 @@ def test_hostile_text_passes_through_untouched():
     hostile = 'It\'s "50%" off: [a]=b; {c}, d\\e -> %{pts}'
     plan = plan_render(cues([(0, 1, "T."), (1, 3, hostile)]), 30, 1, 3.0)
     assert hostile in [s.caption for s in plan.segments]
+
+
+def test_word_captions_show_a_few_words_and_pick_out_the_one_being_spoken():
+    narration = cues([(0.0, 2.0, "The title."), (2.0, 8.0, "One two three four, five six.")])
+    plan = plan_render(narration, 30, 1, 3.0, style="words")
+    shown = [(s.caption, s.highlight) for s in plan.segments if s.caption]
+    assert shown == [
+        ("One two three", 0),
+        ("One two three", 1),
+        ("One two three", 2),
+        ("four,", 0),  # a comma ends a group: words of one phrase stay together
+        ("five six.", 0),
+        ("five six.", 1),
+    ]
+    # each word's picture starts when the word is spoken, and the frames still add up exactly
+    frame, starts = 0, []
+    for segment in plan.segments:
+        if segment.caption:
+            starts.append(frame)
+        frame += segment.frames
+    assert starts == [60, 90, 120, 150, 180, 210] and frame == plan.total_frames == 240
+    assert len(plan.stills()) == 1 + 6
+
+
+def test_the_lines_style_is_unchanged_by_the_words_style():
+    assert plan_render(NARRATION, 30, 2, 3.0) == plan_render(NARRATION, 30, 2, 3.0, style="lines")
