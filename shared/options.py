@@ -22,3 +22,5 @@ class JobOptions(BaseModel):
     voice_preset: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
     visual_mode: VisualMode = "automatic"
     images_count: int = Field(default=4, ge=1, le=10)
+    # vertical shorts cut from the video on sentence boundaries, each its own artifact (short-<n>.mp4)
+    shorts: int = Field(default=0, ge=0, le=5)

@@ -18,7 +18,7 @@ from shared.errors import InvalidInput, NotFound
 from shared.jobstate import JobState
 from shared.options import JobOptions
 
-OPTION_FIELDS = ("story_type", "duration_preset", "voice_preset", "visual_mode", "images_count")
+OPTION_FIELDS = ("story_type", "duration_preset", "voice_preset", "visual_mode", "images_count", "shorts")
 
 
 def _given(fields: JobFields) -> dict[str, Any]:

@@ -62,6 +62,9 @@ class JobFields(BaseModel):
     )
     visual_mode: VisualMode | None = None
     images_count: Annotated[int, Field(ge=1, le=10)] | None = None
+    shorts: Annotated[int, Field(ge=0, le=5)] | None = Field(
+        default=None, description="vertical shorts to cut from the video (0-5)"
+    )
     images: list[UploadId] | None = Field(
         default=None, max_length=10, description="ids from POST /api/v1/uploads"
     )

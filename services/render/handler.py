@@ -1,4 +1,5 @@
-"""The render step: outline + cues + narration (+ uploaded images) -> video.mp4, thumbnail, subtitles."""
+"""The render step: outline + cues + narration (+ uploaded images) -> video.mp4, thumbnail, subtitles,
+and the shorts the job asks for."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from PIL import Image
 from pydantic import ValidationError
 
+from services.render import shorts
 from services.render.ffmpeg import FFmpeg
 from services.render.paint import Painter
 from services.render.renderer import Renderer, RenderInputs
@@ -64,7 +66,66 @@ class RenderStep:
         await ctx.save(out.thumbnail, "thumbnail.jpg", "image", "image/jpeg", size)
         await ctx.save(out.srt, "subtitles.srt", "subtitles", "application/x-subrip; charset=utf-8")
         await ctx.save(out.vtt, "subtitles.vtt", "subtitles", "text/vtt; charset=utf-8")
-        return {"video_s": out.seconds, "realtime_factor": round(rtf, 2), "stills": float(out.stills)}
+        made = await self._shorts(ctx, inputs) if ctx.job.options.shorts else 0
+        return {
+            "video_s": out.seconds,
+            "realtime_factor": round(rtf, 2),
+            "stills": float(out.stills),
+            "shorts": float(made),
+        }
+
+    async def _shorts(self, ctx: StepContext, inputs: RenderInputs) -> int:
+        """Vertical shorts cut from the narration on sentence boundaries, re-framed to 9:16 with
+        large word-by-word captions; each is its own artifact (`short-<n>.mp4`)."""
+        video = inputs.video
+        vertical = video.model_copy(
+            update={"width": 1080, "height": 1920, "captions": "words", "title_card_s": 2.0}
+        )
+        painter = Painter(vertical.width, vertical.height, self.font_path)
+        stretches = shorts.choose(inputs.cues, ctx.job.options.shorts)
+        if len(stretches) < ctx.job.options.shorts:
+            await ctx.progress(
+                94,
+                f"the narration holds {len(stretches)} stretch(es) of whole sentences lasting 15-59 s,"
+                f" so {len(stretches)} of the {ctx.job.options.shorts} shorts asked for are made",
+                log=True,
+            )
+        renderer = Renderer(self.ffmpeg, painter, self.parallel)
+        for n, stretch in enumerate(stretches, 1):
+            folder = ctx.workdir / f"short-{n}"
+            folder.mkdir(exist_ok=True)
+            cues = await asyncio.to_thread(
+                shorts.cut, inputs.cues, inputs.narration, stretch, folder / "n.wav"
+            )
+            backgrounds = [
+                await asyncio.to_thread(self._reframed, path, painter, folder / f"{k}.ppm")
+                for k, path in enumerate(inputs.backgrounds)
+            ]
+            short = RenderInputs(inputs.title, cues, folder / "n.wav", backgrounds, vertical)
+
+            async def quiet(percent: float, message: str = "", *, log: bool = False) -> None:
+                if log:
+                    await ctx.progress(94, message, log=True)
+
+            out = await renderer.render(short, folder, quiet)
+            meta: dict[str, str | float] = {
+                "duration_s": round(out.seconds, 3),
+                "width": vertical.width,
+                "height": vertical.height,
+                "fps": vertical.fps,
+                "starts_at_s": round(stretch.start, 3),
+                "ends_at_s": round(stretch.end, 3),
+                "encoder": out.encoder,
+            }
+            await ctx.save(out.video, f"short-{n}.mp4", "video", "video/mp4", meta)
+            await ctx.progress(94 + 5 * n / len(stretches), f"short {n} of {len(stretches)} saved")
+        return len(stretches)
+
+    @staticmethod
+    def _reframed(path: Path, painter: Painter, out: Path) -> Path:
+        """A background cropped from its middle to the short's frame."""
+        painter.fitted(path).save(out)
+        return out
 
     async def _backgrounds(self, ctx: StepContext, painter: Painter, duration: float) -> list[Path]:
         """Uploaded images when the job has them, else as many generated ones as the job asks for;

@@ -17,8 +17,17 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_sixty_minute_narration_renders_within_300_mb(tmp_path: Path):
     result = tmp_path / "long"
     subprocess.run(
-        [sys.executable, "-m", "benchmarks.render", "--seconds", "2770", "--reference-seconds", "0"]
-        + ["--name", str(result)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.render",
+            "--seconds",
+            "2770",
+            "--reference-seconds",
+            "0",
+            "--name",
+            str(result),
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,

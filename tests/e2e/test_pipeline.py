@@ -8,6 +8,7 @@ import httpx
 
 from tests.conftest import BRIEF, wait_for_state
 from tests.e2e.probe import loudness, probe
+from tests.e2e.test_processes import LONG_BRIEF
 
 STATES = ["DRAFT", "READY", "SCRIPTING", "SCRIPT_DONE", "TTS_RUNNING", "TTS_DONE", "RENDER_RUNNING", "DONE"]
 
@@ -169,3 +170,25 @@ async def test_an_uploaded_image_is_served_with_its_type(client: httpx.AsyncClie
     assert served.status_code == 200 and served.headers["content-type"] == "image/png"
     assert (await client.get("/api/v1/uploads/" + "0" * 32)).status_code == 404
     assert (await client.get("/api/v1/uploads/..%2f..%2fetc")).status_code in (404, 422)
+
+
+async def test_shorts_are_cut_on_sentence_boundaries_and_reframed_to_9_16(
+    client: httpx.AsyncClient, tmp_path: Path
+):
+    body = {"title": "Cut me short", "brief": LONG_BRIEF, "shorts": 2, "start": "CONCLUIDO"}
+    created = await client.post("/api/v1/jobs", json=body)
+    assert created.status_code == 201, created.text
+    job = await wait_for_state(client, created.json()["id"], ("DONE", "FAILED"), timeout=240)
+    assert job["state"] == "DONE", job["last_error"]
+    artifacts = {a["name"]: a for a in job["artifacts"]}
+    made = sorted(name for name in artifacts if name.startswith("short-"))
+    assert made == ["short-1.mp4", "short-2.mp4"]
+    cues = (await client.get(artifacts["cues.json"]["url"])).json()["cues"]
+    starts, ends = {round(c["start"], 3) for c in cues}, {round(c["end"], 3) for c in cues}
+    for name in made:
+        meta = artifacts[name]["metadata"]
+        assert meta["starts_at_s"] in starts and meta["ends_at_s"] in ends
+        video = probe(await download(client, artifacts[name]["url"], tmp_path / name))
+        assert (video.video_codec, video.width, video.height, video.fps) == ("h264", 1080, 1920, 30.0)
+        assert abs(video.audio_s - (meta["ends_at_s"] - meta["starts_at_s"])) < 0.1
+        assert abs(loudness(tmp_path / name) + 14) <= 1.0

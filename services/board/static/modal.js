@@ -50,7 +50,7 @@ export class NewVideo {
     const slug = this.form.elements.template.value;
     const template = this.options().templates.find((tpl) => tpl.slug === slug);
     if (!template) return;
-    for (const name of ["language", "story_type", "duration_preset", "visual_mode", "images_count"]) {
+    for (const name of ["language", "story_type", "duration_preset", "visual_mode", "images_count", "shorts"]) {
       if (template[name] != null) this.form.elements[name].value = template[name];
     }
     this.form.elements.voice_preset.value = template.voice_preset || "";
@@ -87,6 +87,7 @@ export class NewVideo {
       duration_preset: f.duration_preset.value,
       visual_mode: f.visual_mode.value,
       images_count: Number(f.images_count.value),
+      shorts: Number(f.shorts.value),
       auto_video: f.auto_video.checked,
     };
     if (f.voice_preset.value) body.voice_preset = f.voice_preset.value;
