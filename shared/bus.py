@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import nats
 from nats.aio.client import Client as NATS
@@ -140,19 +140,24 @@ class Bus:
 
     @staticmethod
     async def consume(
-        psub: JetStreamContext.PullSubscription,
+        psubs: JetStreamContext.PullSubscription | Sequence[JetStreamContext.PullSubscription],
         handle: Callable[[Msg], Awaitable[None]],
         stop: asyncio.Event,
         batch: int = 1,
     ) -> None:
-        """Fetch and handle messages until `stop` is set; an empty fetch just tries again."""
+        """Fetch and handle messages until `stop` is set; an empty fetch just tries again. With
+        several subscriptions, they are asked in turn (a second in all), one batch at a time."""
+        subs = list(psubs) if isinstance(psubs, Sequence) else [psubs]
         while not stop.is_set():
-            try:
-                msgs = await psub.fetch(batch, timeout=1.0)
-            except TimeoutError:  # nats raises its own subclass or plain asyncio.TimeoutError
-                continue
-            for msg in msgs:
-                await handle(msg)
+            for psub in subs:
+                try:
+                    msgs = await psub.fetch(batch, timeout=1.0 / len(subs))
+                except TimeoutError:  # nats raises its own subclass or plain asyncio.TimeoutError
+                    continue
+                for msg in msgs:
+                    await handle(msg)
+                if stop.is_set():
+                    return
 
     async def next_on_subject(self, subject: str, from_seq: int) -> tuple[int, bytes, dict[str, str]]:
         """The first message on `subject` at or after `from_seq` (a direct get: no consumer needed)."""

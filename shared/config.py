@@ -129,7 +129,11 @@ class VideoPreset(_Item):
         default=None, pattern=r"^[0-9]+[kM]$", description="video bitrate cap, e.g. 8M"
     )
     audio_bitrate: str = Field(default="160k", pattern=r"^[0-9]+k$")
-    pool: str = Field(default="cpu", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    pool: str = Field(
+        default="cpu",
+        pattern=r"^[a-z0-9][a-z0-9-]{0,30}$",
+        description="the render pool (work.render.<pool>), or any",
+    )
     title_card_s: float = Field(default=3.0, ge=0.5, le=15.0)
     # "lines": a sentence at a time at the bottom; "words": a few large words at a time, the spoken
     # one picked out, in the middle of the frame (vertical video: clear of the platform's buttons)

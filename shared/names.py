@@ -28,16 +28,20 @@ def job_subject(job_id: str) -> str:
     return f"{JOB_EVENTS_SUBJECT_PREFIX}.{job_id}"
 
 
+DEFAULT_POOL = "cpu"
+ANY_POOL = "any"  # a video preset's pool that every render host takes
+
+
 def work_subject(step: str, pool: str | None = None) -> str:
     """`work.script`, `work.tts`, `work.render.<pool>`."""
     if step == "render":
-        return f"{WORK_SUBJECT_PREFIX}.render.{pool or 'cpu'}"
+        return f"{WORK_SUBJECT_PREFIX}.render.{pool or DEFAULT_POOL}"
     return f"{WORK_SUBJECT_PREFIX}.{step}"
 
 
 def work_durable(step: str, pool: str | None = None) -> str:
     """Every instance of one worker kind shares this durable, so each item goes to one of them."""
-    return f"render-{pool or 'cpu'}" if step == "render" else step
+    return f"render-{pool or DEFAULT_POOL}" if step == "render" else step
 
 
 def artifact_object(job_id: str, step: str, filename: str) -> str:

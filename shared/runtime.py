@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from shared import metrics, telemetry
@@ -47,7 +47,7 @@ async def connected(settings: Settings, service: str, *, serve_metrics: bool = T
 
 
 def step_worker(
-    settings: Settings, bus: Bus, step: str, handler: StepHandler, pool: str | None = None
+    settings: Settings, bus: Bus, step: str, handler: StepHandler, pools: Sequence[str] = ()
 ) -> StepWorker:
     return StepWorker(
         EventStore(bus),
@@ -56,5 +56,5 @@ def step_worker(
         worker_id=worker_id(settings, step),
         ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
-        pool=pool,
+        pools=pools,
     )

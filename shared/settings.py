@@ -30,7 +30,13 @@ class Settings(BaseSettings):
     # How long a worker may be silent before its work item is redelivered to another worker.
     ack_wait_s: float = Field(default=30.0, gt=0)
     max_deliver: int = Field(default=5, ge=1)
-    render_pool: str = Field(default="cpu", pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")
+    # the render pools this host joins, comma-separated (every render host also takes pool `any`)
+    render_pool: str = Field(default="cpu", pattern=r"^[a-z0-9][a-z0-9-]{0,30}(,[a-z0-9][a-z0-9-]{0,30})*$")
+
+    @property
+    def render_pools(self) -> list[str]:
+        return self.render_pool.split(",")
+
     ffmpeg_path: str | None = None
     font_path: Path | None = None
     worker_id: str | None = None

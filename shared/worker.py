@@ -21,7 +21,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -122,7 +122,7 @@ class StepWorker:
         worker_id: str,
         ack_wait_s: float = 30.0,
         max_deliver: int = 5,
-        pool: str | None = None,
+        pools: Sequence[str] = (),
         scratch: Path | None = None,
     ) -> None:
         self.store = store
@@ -133,27 +133,34 @@ class StepWorker:
         self.worker_id = worker_id
         self.ack_wait_s = ack_wait_s
         self.max_deliver = max_deliver
-        self.subject = names.work_subject(step, pool)
-        self.durable = names.work_durable(step, pool)
+        # a render host serves its pools and `any` (a preset's pool that every render host takes);
+        # one item at a time whichever pool it comes from
+        queues = (
+            [*dict.fromkeys([*(pools or [names.DEFAULT_POOL]), names.ANY_POOL])]
+            if step == "render"
+            else [None]
+        )
+        self.queues = [(names.work_subject(step, pool), names.work_durable(step, pool)) for pool in queues]
         self.scratch = scratch
 
-    async def subscribe(self) -> JetStreamContext.PullSubscription:
+    async def subscribe(self, subject: str, durable: str) -> JetStreamContext.PullSubscription:
         """Bind to the durable that every instance of this worker kind shares (created if missing)."""
         config = js_api.ConsumerConfig(
-            durable_name=self.durable,
+            durable_name=durable,
             ack_policy=js_api.AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_s,
             max_deliver=self.max_deliver,
-            filter_subject=self.subject,
+            filter_subject=subject,
         )
         return await self.bus.js.pull_subscribe(
-            self.subject, durable=self.durable, stream=names.WORK_STREAM, config=config
+            subject, durable=durable, stream=names.WORK_STREAM, config=config
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        psub = await self.subscribe()
-        log.info("%s worker %s pulling %s", self.step, self.worker_id, self.subject)
-        await self.bus.consume(psub, self.handle, stop)
+        psubs = [await self.subscribe(subject, durable) for subject, durable in self.queues]
+        subjects = ", ".join(subject for subject, _ in self.queues)
+        log.info("%s worker %s pulling %s", self.step, self.worker_id, subjects)
+        await self.bus.consume(psubs, self.handle, stop)
 
     async def handle(self, msg: Msg) -> None:
         try:

@@ -1,4 +1,6 @@
-"""Composition root of the render service: `vfo run render` (joins the pool `VFO_RENDER_POOL`)."""
+"""Composition root of the render service: `vfo run render`.
+
+The host joins the pools in `VFO_RENDER_POOL` (comma-separated) and `any`."""
 
 from __future__ import annotations
 
@@ -13,5 +15,5 @@ from shared.settings import Settings
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     step = RenderStep(FFmpeg(ffmpeg_binary(settings.ffmpeg_path)), settings.font_path)
     async with runtime.connected(settings, "render") as bus:
-        worker = runtime.step_worker(settings, bus, "render", step, pool=settings.render_pool)
+        worker = runtime.step_worker(settings, bus, "render", step, pools=settings.render_pools)
         await worker.run(stop)

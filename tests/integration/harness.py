@@ -81,8 +81,8 @@ async def run_step(
     """Conductor publishes the step's work; the worker handles it `deliveries` times; conductor advances."""
     conductor = Conductor(store)
     await conductor.handle(await message_at(store, await last_of_type(store, job_id, "step_requested")))
-    worker = StepWorker(store, step, handler or handler_for(step), worker_id=f"{step}-test", pool="cpu")
-    psub = await worker.subscribe()
+    worker = StepWorker(store, step, handler or handler_for(step), worker_id=f"{step}-test", pools=("cpu",))
+    psub = await worker.subscribe(*worker.queues[0])
     (msg,) = await psub.fetch(1, timeout=5)
     for n in range(deliveries):
         await worker.handle(again(msg) if n else msg)
