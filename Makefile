@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 RUN    := $(VENV)/.installed-run
 DEV    := $(VENV)/.installed-dev
+BENCH  := $(VENV)/.installed-bench
 
 .PHONY: demo test up lint bench clean
 
@@ -42,7 +43,11 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(DEV)
+$(BENCH): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	touch $(RUN) $(DEV) $@
+
+bench: $(BENCH)
 	$(BIN)/python -m benchmarks.pipeline
 	$(BIN)/python -m benchmarks.render
 	$(BIN)/python -m benchmarks.board_latency
