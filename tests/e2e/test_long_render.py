@@ -22,7 +22,7 @@ def test_a_sixty_minute_narration_renders_within_300_mb(tmp_path: Path):
             "-m",
             "benchmarks.render",
             "--seconds",
-            "2770",
+            "2820",
             "--reference-seconds",
             "0",
             "--name",
