@@ -43,7 +43,12 @@ def ffmpeg_binary(configured: str | None = None) -> str:
         return system
 
 
-def _double(rate: str) -> str:
+# CAVLC, one reference, no weighted prediction: the x264 stream `skipframes` can continue
+SKIPPABLE_X264 = "bframes=0:scenecut=0:cabac=0:weightp=0:ref=1"
+
+
+def buffer_for(rate: str) -> str:
+    """The VBV buffer for a rate cap: two seconds of it."""
     return f"{int(rate[:-1]) * 2}{rate[-1]}"
 
 
@@ -79,10 +84,9 @@ class FFmpeg:
             .filter("format", "nv12" if encoder == "h264_qsv" else "yuv420p")
             .filter("tpad", stop_mode="clone", stop=frames - 1)
         )
-        rate = {"maxrate": maxrate, "bufsize": _double(maxrate)} if maxrate else {}
+        rate = {"maxrate": maxrate, "bufsize": buffer_for(maxrate)} if maxrate else {}
         if encoder == "libx264":
-            # CAVLC, one reference, no weighted prediction: what `skipframes` can continue
-            params = f"keyint=infinite:bframes=0:scenecut=0:cabac=0:weightp=0:ref=1:{BT709}"
+            params = f"keyint=infinite:{SKIPPABLE_X264}:{BT709}"
             options = {
                 "preset": preset,
                 "tune": "stillimage",

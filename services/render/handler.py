@@ -14,8 +14,9 @@ from pydantic import ValidationError
 from services.render import shorts
 from services.render.ffmpeg import FFmpeg
 from services.render.paint import Painter
-from services.render.renderer import Renderer, RenderInputs
+from services.render.renderer import Renderer, RenderInputs, RenderOutput
 from shared import metrics, names
+from shared.config import VideoPreset
 from shared.cues import Cues
 from shared.errors import PermanentError
 from shared.script import Script
@@ -50,16 +51,7 @@ class RenderStep:
         await ctx.progress(92, "saving the video")
         rtf = out.seconds / max(time.monotonic() - began, 1e-6)
         metrics.RENDER_RTF.observe(rtf)
-        meta: dict[str, str | float] = {
-            "duration_s": round(out.seconds, 3),
-            "width": video.width,
-            "height": video.height,
-            "fps": video.fps,
-            "encoder": out.encoder,
-            "realtime_factor": round(rtf, 2),
-        }
-        if out.fallback:
-            meta["encoder_fallback"] = out.fallback
+        meta = _described(out, video) | {"realtime_factor": round(rtf, 2)}
         await ctx.save(out.video, "video.mp4", "video", "video/mp4", meta)
         portrait = video.height > video.width
         size = {"width": 720, "height": 1280} if portrait else {"width": 1280, "height": 720}
@@ -91,6 +83,11 @@ class RenderStep:
                 log=True,
             )
         renderer = Renderer(self.ffmpeg, painter, self.parallel)
+
+        async def logged_only(percent: float, message: str = "", *, log: bool = False) -> None:
+            if log:  # a short's own percentages would make the step's bar jump back
+                await ctx.progress(94, message, log=True)
+
         for n, stretch in enumerate(stretches, 1):
             folder = ctx.workdir / f"short-{n}"
             folder.mkdir(exist_ok=True)
@@ -102,20 +99,10 @@ class RenderStep:
                 for k, path in enumerate(inputs.backgrounds)
             ]
             short = RenderInputs(inputs.title, cues, folder / "n.wav", backgrounds, vertical)
-
-            async def quiet(percent: float, message: str = "", *, log: bool = False) -> None:
-                if log:
-                    await ctx.progress(94, message, log=True)
-
-            out = await renderer.render(short, folder, quiet)
-            meta: dict[str, str | float] = {
-                "duration_s": round(out.seconds, 3),
-                "width": vertical.width,
-                "height": vertical.height,
-                "fps": vertical.fps,
+            out = await renderer.render(short, folder, logged_only)
+            meta = _described(out, vertical) | {
                 "starts_at_s": round(stretch.start, 3),
                 "ends_at_s": round(stretch.end, 3),
-                "encoder": out.encoder,
             }
             await ctx.save(out.video, f"short-{n}.mp4", "video", "video/mp4", meta)
             await ctx.progress(94 + 5 * n / len(stretches), f"short {n} of {len(stretches)} saved")
@@ -153,3 +140,17 @@ class RenderStep:
             return out
         count = min(ctx.job.options.images_count, max(1, math.ceil(duration / 3)))  # never flash by
         return [await asyncio.to_thread(generated, n) for n in range(count)]
+
+
+def _described(out: RenderOutput, video: VideoPreset) -> dict[str, str | float]:
+    """A rendered video's artifact metadata: length, frame, and the encoder that made it."""
+    meta: dict[str, str | float] = {
+        "duration_s": round(out.seconds, 3),
+        "width": video.width,
+        "height": video.height,
+        "fps": video.fps,
+        "encoder": out.encoder,
+    }
+    if out.fallback:
+        meta["encoder_fallback"] = out.fallback
+    return meta

@@ -4,7 +4,8 @@ How it is fast: every distinct picture (background + caption) is painted once an
 one IDR frame; each segment that shows it is that frame followed by skip frames (`skipframes`: a
 P picture that copies the previous one, a few bytes, never encoded). The timeline is the
 byte-concatenation of those pieces, muxed with the AAC narration without re-encoding. Pictures
-encode in this process, one x264 context per core (`pictures`), while FFmpeg encodes the audio.
+encode in this process, in one x264 context whose threads share each picture (`pictures`), while
+FFmpeg encodes the audio.
 (A hardware encoder's pieces are encoded whole by FFmpeg: a one-second piece per picture,
 repeated, and a remainder.)
 """
@@ -15,7 +16,7 @@ import asyncio
 import functools
 import os
 import shutil
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,7 +227,12 @@ class Renderer:
                     done += frames
                     await shares.report("video", done / total)
 
-        await _all(encode(still) for still in needed)
+        tasks = [asyncio.create_task(encode(still)) for still in needed]
+        try:
+            await asyncio.gather(*tasks)
+        finally:  # one failed or the render was cancelled: stop the others
+            for task in tasks:
+                task.cancel()
         return [pieces / f"{still}-{frames}.h264" for still, frames in sequence]
 
 
@@ -242,16 +248,6 @@ class _Shares:
         total = sum(SHARES[name] * value for name, value in self.done.items())
         video, audio = (round(100 * self.done[name]) for name in ("video", "audio"))
         await self.progress(5 + 85 * total, f"pictures {video}%, audio {audio}%")
-
-
-async def _all(coroutines: Iterable[Coroutine[object, object, None]]) -> None:
-    """Run them together; when one fails or this is cancelled, the others are cancelled too."""
-    tasks = [asyncio.create_task(c) for c in coroutines]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 def _keep(finished: list[tuple[int, bytes]], pieces: Path) -> int:

@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import httpx
+import pytest
 from httpx_sse import aconnect_sse
 
 from shared.bus import Bus
@@ -183,3 +184,13 @@ async def test_batch_import_limits_are_clear(client: httpx.AsyncClient):
     assert binary.status_code == 422 and "UTF-8" in binary.json()["message"]
     empty = await client.post("/api/v1/jobs/batch", files={"file": ("e.csv", b"title,brief\n", "text/csv")})
     assert empty.status_code == 422 and "no rows" in empty.json()["message"]
+
+
+@pytest.mark.parametrize("shorts", [-1, 6, 10**9, "three", 2.5])
+async def test_a_bad_shorts_count_is_refused_naming_the_field(client: httpx.AsyncClient, shorts: object):
+    before = (await client.get("/api/v1/jobs")).json()
+    refused = await client.post(
+        "/api/v1/jobs", json={"title": "Shorts", "brief": "A brief.", "shorts": shorts}
+    )
+    assert refused.status_code == 422 and refused.json()["field"] == "shorts"
+    assert (await client.get("/api/v1/jobs")).json() == before  # nothing stored
