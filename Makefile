@@ -50,6 +50,7 @@ $(BENCH): pyproject.toml | $(BIN)/python
 bench: $(BENCH)
 	$(BIN)/python -m benchmarks.pipeline
 	$(BIN)/python -m benchmarks.render
+	$(BIN)/python -m benchmarks.render --ken-burns --name render_ken_burns --reference-seconds 0
 	$(BIN)/python -m benchmarks.board_latency
 
 clean:

@@ -26,7 +26,7 @@ from services.render.plan import TITLE_CARD, plan_render
 from services.render.renderer import Renderer, RenderInputs
 from services.tts.espeak import EspeakEngine
 from services.tts.narrate import narrate
-from shared.config import VideoPreset, VoicePreset
+from shared.config import EffectsPreset, VideoPreset, VoicePreset
 from shared.script import Script, Section
 
 
@@ -85,7 +85,7 @@ def moviepy_reference(inputs: RenderInputs, painter: Painter, seconds: float, ou
     return time.perf_counter() - began
 
 
-async def main(seconds: float, name: str, reference_s: float) -> None:
+async def main(seconds: float, name: str, reference_s: float, ken_burns: bool) -> None:
     ffmpeg = ffmpeg_binary()
     with tempfile.TemporaryDirectory(prefix="vfo-bench-") as tmp:
         work = Path(tmp)
@@ -101,14 +101,18 @@ async def main(seconds: float, name: str, reference_s: float) -> None:
             backgrounds.append(work / f"{n}.ppm")
         preset = VideoPreset(slug="landscape-1080p30")
         renderer = Renderer(FFmpeg(ffmpeg), Painter(preset.width, preset.height))
-        inputs = RenderInputs("Benchmark: ten stills", cues, work / "narration.wav", backgrounds, preset)
+        effects = EffectsPreset(slug="ken-burns", ken_burns=True, transition="fade") if ken_burns else None
+        inputs = RenderInputs(
+            "Benchmark: ten stills", cues, work / "narration.wav", backgrounds, preset, effects
+        )
         (work / "out").mkdir()
         with PeakMemory() as memory:
             began = time.perf_counter()
             out = await renderer.render(inputs, work / "out", quiet)
             wall = time.perf_counter() - began
         result = {
-            "what": "10 stills + narration -> 1080p30 H.264/AAC MP4, burned captions, production renderer",
+            "what": "10 stills + narration -> 1080p30 H.264/AAC MP4, burned captions, production renderer"
+            + (", Ken Burns push-ins and 0.5 s fades" if ken_burns else ""),
             "narration_s": round(cues.duration, 2),
             "video_s": round(out.seconds, 2),
             "wall_s": round(wall, 2),
@@ -137,5 +141,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--name", default="render")
     parser.add_argument("--reference-seconds", type=float, default=30.0)
+    parser.add_argument("--ken-burns", action="store_true", help="push-ins on every background, fades")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.name, args.reference_seconds))
+    asyncio.run(main(args.seconds, args.name, args.reference_seconds, args.ken_burns))

@@ -247,6 +247,7 @@ class JobConfig(BaseModel):
     knowledge: dict[str, Knowledge] = Field(default_factory=dict)
     providers: dict[str, Provider] = Field(default_factory=dict)
     ssml: SsmlPreset | None = None
+    effects: EffectsPreset | None = None  # the recipe's push-ins and transitions; None: straight cuts
     versions: dict[str, int] = Field(default_factory=dict)
 
 

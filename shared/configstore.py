@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from shared.bus import Bus
 from shared.config import (
     LANGUAGES,
+    EffectsPreset,
     JobConfig,
     Knowledge,
     Prompt,
@@ -152,6 +153,9 @@ class ConfigReader:
         if voice_item.ssml_preset:
             ssml = await need(config_key("preset.ssml", voice_item.ssml_preset), SsmlPreset)
         providers = {slug: await need(config_key("provider", slug), Provider) for slug in script.order}
+        effects = None
+        if recipe_item.effects_preset:
+            effects = await need(config_key("preset.effects", recipe_item.effects_preset), EffectsPreset)
         return JobConfig(
             recipe=recipe_item,
             knowledge=knowledge,
@@ -159,6 +163,7 @@ class ConfigReader:
             script=script,
             voice=voice_item,
             ssml=ssml,
+            effects=effects,
             video=await need(config_key("preset.video", recipe_item.video_preset), VideoPreset),
             prompts=prompts,
             validators=validators,

@@ -46,6 +46,7 @@ class RenderStep:
             narration=await ctx.fetch("narration.wav"),
             backgrounds=await self._backgrounds(ctx, painter, cues.duration),
             video=video,
+            effects=ctx.job.config.effects,
         )
         out = await Renderer(self.ffmpeg, painter, self.parallel).render(inputs, ctx.workdir, ctx.progress)
         await ctx.progress(92, "saving the video")
@@ -98,7 +99,7 @@ class RenderStep:
                 await asyncio.to_thread(self._reframed, path, painter, folder / f"{k}.ppm")
                 for k, path in enumerate(inputs.backgrounds)
             ]
-            short = RenderInputs(inputs.title, cues, folder / "n.wav", backgrounds, vertical)
+            short = RenderInputs(inputs.title, cues, folder / "n.wav", backgrounds, vertical, inputs.effects)
             out = await renderer.render(short, folder, logged_only)
             meta = _described(out, vertical) | {
                 "starts_at_s": round(stretch.start, 3),

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 FONT_FILE = fontpkg_open_sans.ROOT / "files" / "OpenSans[wdth,wght].ttf"
 ACCENT = (255, 196, 61)
+LAYERS_KEPT = 4  # caption layers kept painted (a fade needs two at once)
 
 
 def _colour(seed: bytes, offset: int, lightness: float) -> tuple[int, int, int]:
@@ -30,6 +31,7 @@ class Painter:
         self.size = (width, height)
         self.font_path = font_path or FONT_FILE
         self._fonts: dict[tuple[int, str], ImageFont.FreeTypeFont] = {}
+        self._layers: dict[tuple[str, int, str], tuple[Image.Image, tuple[int, int]]] = {}
 
     def font(self, px: int, weight: str = "Bold") -> ImageFont.FreeTypeFont:
         key = (px, weight)
@@ -106,27 +108,39 @@ class Painter:
     ) -> Image.Image:
         if not caption:
             return background
-        if style == "words":
-            return self._big_words(background, caption, highlight)
-        w, h = self.size
+        layer, place = self.caption_layer(caption, highlight, style)
         frame = background.copy()
+        box = (*place, place[0] + layer.width, place[1] + layer.height)
+        frame.paste(Image.alpha_composite(frame.crop(box).convert("RGBA"), layer).convert("RGB"), place)
+        return frame
+
+    def caption_layer(self, caption: str, highlight: int, style: str) -> tuple[Image.Image, tuple[int, int]]:
+        """The caption as a transparent picture and where it goes, on even pixels (painted once per
+        caption: a push-in lays the same caption over many pictures)."""
+        key = (caption, highlight, style)
+        if key not in self._layers:
+            if len(self._layers) >= LAYERS_KEPT:  # captions come in order: keep only the latest
+                del self._layers[next(iter(self._layers))]
+            self._layers[key] = (
+                self._big_words(caption, highlight) if style == "words" else self._lines(caption)
+            )
+        return self._layers[key]
+
+    def _lines(self, caption: str) -> tuple[Image.Image, tuple[int, int]]:
+        """Up to three lines on a rounded shade, low in the frame."""
+        w, h = self.size
         font, lines = self._fit_text(caption, int(w * 0.84), 3, start_px=max(28, h // 18))
         line_h = int(font.size * 1.25)
-        pad = font.size // 2
-        box_h = line_h * len(lines) + pad * 2
-        box_w = int(max(font.getlength(line) for line in lines)) + pad * 3
-        top = h - int(h * 0.08) - box_h
-        box_w, box_h, top = int(box_w), int(box_h), int(top)
-        box = ((w - box_w) // 2, top, (w - box_w) // 2 + box_w, top + box_h)
-        # the shade is composited over the box only (not a whole-frame RGBA: four times less memory)
-        shade = Image.new("RGBA", (box_w, box_h), (0, 0, 0, 0))
-        ImageDraw.Draw(shade).rounded_rectangle((0, 0, box_w - 1, box_h - 1), radius=pad, fill=(0, 0, 0, 150))
-        frame.paste(Image.alpha_composite(frame.crop(box).convert("RGBA"), shade).convert("RGB"), box[:2])
-        draw = ImageDraw.Draw(frame)
+        pad = int(font.size) // 2
+        box_h = int(line_h * len(lines) + pad * 2)
+        box_w = int(max(font.getlength(line) for line in lines) + pad * 3)
+        layer = Image.new("RGBA", (box_w, box_h), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(layer)
+        draw.rounded_rectangle((0, 0, box_w - 1, box_h - 1), radius=pad, fill=(0, 0, 0, 150))
         stroke = max(2, font.size // 18)
         for n, line in enumerate(lines):
             draw.text(
-                (w // 2, top + pad + n * line_h),
+                (box_w // 2, pad + n * line_h),
                 line,
                 font=font,
                 fill="white",
@@ -134,30 +148,32 @@ class Painter:
                 stroke_width=stroke,
                 stroke_fill="black",
             )
-        return frame
+        return layer, (((w - box_w) // 2) & ~1, (h - int(h * 0.08) - box_h) & ~1)
 
-    def _big_words(self, background: Image.Image, caption: str, highlight: int) -> Image.Image:
+    def _big_words(self, caption: str, highlight: int) -> tuple[Image.Image, tuple[int, int]]:
         """A few words, large, centred in the safe area of a vertical video (clear of the platform's
         buttons and description at the bottom and right), the spoken word in the accent colour."""
         w, h = self.size
-        frame = background.copy()
         words = caption.split()
         font, lines = self._fit_text(caption, int(w * 0.8), 2, start_px=max(28, min(w // 8, h // 12)))
-        draw = ImageDraw.Draw(frame)
         line_h = int(font.size * 1.2)
         top = int(h * 0.62) - line_h * len(lines) // 2
         stroke = max(3, int(font.size) // 10)
         space = font.getlength(" ")
+        layer = Image.new("RGBA", (w, int(line_h * len(lines) + 2 * stroke + font.size // 2)), (0, 0, 0, 0))
+        draw = ImageDraw.Draw(layer)
         n = 0
         for row, line in enumerate(lines):
             x = (w - font.getlength(line)) / 2
-            y = top + row * line_h
+            y = stroke + row * line_h
             for word in line.split():
                 fill = ACCENT if n == highlight and n < len(words) else "white"
                 draw.text((x, y), word, font=font, fill=fill, stroke_width=stroke, stroke_fill="black")
                 x += font.getlength(word) + space
                 n += 1
-        return frame
+        left, upper, right, lower = layer.getbbox() or (0, 0, 2, 2)
+        left, upper = left & ~1, upper & ~1  # even, like 4:2:0 chroma
+        return layer.crop((left, upper, right, lower)), (left, (top - stroke + upper) & ~1)
 
     @staticmethod
     def thumbnail(card: Image.Image, size: tuple[int, int] = (1280, 720)) -> Image.Image:

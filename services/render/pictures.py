@@ -75,6 +75,61 @@ def video_frame(image: Image.Image, pts: int) -> av.VideoFrame:
     return frame
 
 
+Planes = tuple[Image.Image, Image.Image, Image.Image]  # Y, Cb, Cr ("L"), BT.709 limited, 4:2:0
+
+
+def planes_of(image: Image.Image) -> Planes:
+    """An RGB picture as the encoder's planes, each a Pillow image (to resize, paste, blend)."""
+    frame = video_frame(image, 0)
+    y, u, v = (
+        Image.frombuffer("L", (plane.width, plane.height), bytes(plane), "raw", "L", plane.line_size, 1)
+        for plane in frame.planes
+    )
+    return y, u, v
+
+
+def zoomed(planes: Planes, box: tuple[float, float, float, float]) -> Planes:
+    """The part `box` (in luma pixels) of the planes, resized to the whole picture."""
+    y, u, v = planes
+    half = (box[0] / 2, box[1] / 2, box[2] / 2, box[3] / 2)
+    cubic = Image.Resampling.BICUBIC
+    return (
+        y.resize(y.size, cubic, box=box),
+        u.resize(u.size, cubic, box=half),
+        v.resize(v.size, cubic, box=half),
+    )
+
+
+def blended(under: Planes, over: Planes, mix: float) -> Planes:
+    """`over` laid on `under` at opacity `mix`: a fade's frame."""
+    y, u, v = (Image.blend(a, b, mix) for a, b in zip(under, over, strict=True))
+    return y, u, v
+
+
+def overlay(planes: Planes, layer: Image.Image, place: tuple[int, int]) -> Planes:
+    """An RGBA picture laid over the planes at `place` (even pixels)."""
+    colour = planes_of(layer.convert("RGB"))
+    alpha = layer.getchannel("A")
+    small = alpha.resize(colour[1].size, Image.Resampling.BOX)
+    out = []
+    for plane, ink, mask, scale in zip(planes, colour, (alpha, small, small), (1, 2, 2), strict=True):
+        plane = plane.copy()
+        plane.paste(ink, (place[0] // scale, place[1] // scale), mask)
+        out.append(plane)
+    return out[0], out[1], out[2]
+
+
+def planes_frame(planes: Planes, pts: int) -> av.VideoFrame:
+    y = planes[0]
+    frame = av.VideoFrame(y.width, y.height, "yuv420p")
+    for plane, image in zip(frame.planes, planes, strict=True):
+        if plane.line_size != image.width:  # rows padded for alignment: pad the picture alike
+            image = image.crop((0, 0, plane.line_size, image.height))
+        plane.update(image.tobytes())
+    frame.pts = pts
+    return frame
+
+
 class StillEncoder:
     """Stills in, their IDR pieces out, in order (x264 may hand a picture back one call later)."""
 
@@ -83,10 +138,14 @@ class StillEncoder:
         self._waiting: deque[int] = deque()
         self._count = 0
 
-    def encode(self, key: int, image: Image.Image) -> list[tuple[int, bytes]]:
-        """Encode the still `key`; returns the pieces finished so far as (key, Annex-B bytes)."""
+    def encode(self, key: int, image: Image.Image | Planes) -> list[tuple[int, bytes]]:
+        """Encode the still `key` (a picture, or its planes); returns the pieces finished so far
+        as (key, Annex-B bytes)."""
         self._waiting.append(key)
-        packets = self._context.encode(video_frame(image, self._count))
+        frame = (
+            planes_frame(image, self._count) if isinstance(image, tuple) else video_frame(image, self._count)
+        )
+        packets = self._context.encode(frame)
         self._count += 1
         return [(self._waiting.popleft(), bytes(packet)) for packet in packets]
 

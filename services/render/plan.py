@@ -5,6 +5,10 @@ the spoken title; backgrounds change on sentence boundaries, evenly spread; capt
 cues, split by word timings into readable chunks ("lines"), or, for vertical video, shown a few
 large words at a time with the word being spoken picked out ("words"). Frame counts add up
 exactly to the narration's length, so the video and the audio end together.
+
+`shots` turns the timeline into what is encoded: one picture per shot, followed by frames that
+repeat it or, under a Ken Burns push-in, move it; a fade between backgrounds is a run of
+one-frame shots, each a blend of the two.
 """
 
 from __future__ import annotations
@@ -48,10 +52,35 @@ class RenderPlan:
     fps: int
     total_frames: int
     segments: tuple[Segment, ...]
+    spans: tuple[tuple[int, int], ...] = ()  # each background's first frame and end (exclusive)
 
     def stills(self) -> list[Still]:
         """The distinct pictures to paint, in order of first appearance."""
         return list(dict.fromkeys(s.still for s in self.segments))
+
+
+@dataclass(frozen=True)
+class View:
+    """What one encoded picture shows: a still, at a frame of its background's push-in (-1: none)."""
+
+    still: Still
+    at: int = -1
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One encoded picture (`view`, over `under` by `mix` during a fade) and the frames that follow
+    it: `frames` in all, moving with the push-in when `moving`, else repeating it."""
+
+    view: View
+    frames: int
+    moving: bool = False
+    under: View | None = None
+    mix: float = 1.0
+
+    @property
+    def picture(self) -> tuple[View, View | None, float]:
+        return (self.view, self.under, self.mix)
 
 
 def _chunks(cue: Cue) -> list[tuple[str, float, float]]:
@@ -137,6 +166,7 @@ def plan_render(
     lines.sort(key=lambda c: c.start)
     line_starts = [c.start for c in lines]
     starts = _background_starts(cues, fps, title_end, total, max(1, backgrounds)) if title_end < total else []
+    spans = tuple(zip(starts, [*starts[1:], total], strict=True))
     cuts = {0, title_end, total, *starts}
     for caption in lines:
         cuts.update((min(caption.start, total), min(caption.end, total)))
@@ -154,4 +184,48 @@ def plan_render(
             segments[-1] = Segment(segments[-1].frames + right - left, *key)
         else:
             segments.append(Segment(right - left, *key))
-    return RenderPlan(fps=fps, total_frames=total, segments=tuple(segments))
+    return RenderPlan(fps=fps, total_frames=total, segments=tuple(segments), spans=spans)
+
+
+def shots(plan: RenderPlan, ken_burns: bool = False, fade: int = 0, refresh: int = 15) -> list[Shot]:
+    """The plan as encoded pictures and what follows them.
+
+    With `ken_burns`, every background pushes in over its span: a picture of the exact zoom starts
+    each segment and comes again every `refresh` frames, and the frames between move. With `fade`
+    (frames), each change of background (the title card's end too) is a cross-fade of that many
+    frames centred on the change, shortened to half of the shorter side."""
+    owner: list[int] = []  # the segment showing each frame
+    for n, segment in enumerate(plan.segments):
+        owner += [n] * segment.frames
+    spans = dict(enumerate(plan.spans))
+
+    def view(segment: int, frame: int) -> View:
+        still = plan.segments[segment].still
+        if not ken_burns or still[0] == TITLE_CARD:
+            return View(still)
+        return View(still, max(0, frame - spans[still[0]][0]))
+
+    fading: dict[int, tuple[int, int, float]] = {}  # frame -> (segment before, segment after, mix)
+    edges = [0, *(start for start, _ in plan.spans), plan.total_frames]
+    for before, change, after in zip(edges, edges[1:], edges[2:], strict=False):
+        length = min(fade, (change - before) // 2, (after - change) // 2)
+        first = change - length // 2
+        for n in range(length):
+            fading[first + n] = (owner[change - 1], owner[change], (n + 1) / (length + 1))
+    out: list[Shot] = []
+    frame = 0
+    for n, segment in enumerate(plan.segments):
+        end = frame + segment.frames
+        while frame < end:
+            if frame in fading:
+                was, now, mix = fading[frame]
+                out.append(Shot(view(now, frame), 1, under=view(was, frame), mix=mix))
+                frame += 1
+                continue
+            run = end - frame
+            if ken_burns and segment.background != TITLE_CARD:
+                run = min(run, refresh)
+            run = next((f - frame for f in range(frame, frame + run) if f in fading), run)
+            out.append(Shot(view(n, frame), run, moving=view(n, frame).at >= 0))
+            frame += run
+    return out

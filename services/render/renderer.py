@@ -2,12 +2,14 @@
 
 How it is fast: every distinct picture (background + caption) is painted once and encoded once, as
 one IDR frame; each segment that shows it is that frame followed by skip frames (`skipframes`: a
-P picture that copies the previous one, a few bytes, never encoded). The timeline is the
-byte-concatenation of those pieces, muxed with the AAC narration without re-encoding. Pictures
-encode in this process, in one x264 context whose threads share each picture (`pictures`), while
-FFmpeg encodes the audio.
+P picture that copies the previous one, a few bytes, never encoded). Under a Ken Burns push-in the
+frames that follow a picture move instead (`motion`: P pictures of whole-pixel macroblock moves),
+and a picture of the exact zoom comes again twice a second. A fade is a run of encoded blends.
+The timeline's H.264 is written as it is encoded, and muxed with the AAC narration without
+re-encoding. Pictures encode in this process, in one x264 context whose threads share each
+picture (`pictures`), while FFmpeg encodes the audio.
 (A hardware encoder's pieces are encoded whole by FFmpeg: a one-second piece per picture,
-repeated, and a remainder.)
+repeated, and a remainder; push-ins and fades are written with libx264.)
 """
 
 from __future__ import annotations
@@ -16,24 +18,38 @@ import asyncio
 import functools
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
 from services.render import skipframes
 from services.render.ffmpeg import FFmpeg
+from services.render.motion import MotionField, Zoom, moving_frame
 from services.render.paint import Painter
-from services.render.pictures import StillEncoder, give_back_big_buffers
-from services.render.plan import TITLE_CARD, RenderPlan, plan_render
-from shared.config import VideoPreset
+from services.render.pictures import (
+    Planes,
+    StillEncoder,
+    blended,
+    give_back_big_buffers,
+    overlay,
+    planes_of,
+    zoomed,
+)
+from services.render.plan import TITLE_CARD, RenderPlan, Shot, View, plan_render, shots
+from shared.config import EffectsPreset, VideoPreset
 from shared.cues import Cues
 from shared.errors import PermanentError
 from shared.worker import Progress
 
 Piece = tuple[int, int]  # (still index, frames)
 SHARES = {"video": 0.7, "audio": 0.3}  # of the render's work, for its progress
+REFRESH_S = 0.5  # under a push-in, how often a picture of the exact zoom is encoded
+Picture = tuple[View, View | None, float]  # a shot's picture: a view, over another by a mix
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,7 @@ class RenderInputs:
     narration: Path
     backgrounds: list[Path]  # pictures of the video's size, as files (read when needed, not held)
     video: VideoPreset
+    effects: EffectsPreset | None = None
 
 
 @dataclass(frozen=True)
@@ -65,17 +82,23 @@ def _concatenate(parts: list[Path], out: Path) -> None:
 
 
 class Renderer:
-    def __init__(self, ffmpeg: FFmpeg, painter: Painter, parallel: int | None = None) -> None:
+    def __init__(
+        self, ffmpeg: FFmpeg, painter: Painter, parallel: int | None = None, refresh_s: float = REFRESH_S
+    ) -> None:
         self.ffmpeg = ffmpeg
         self.painter = painter
         self.parallel = parallel or os.cpu_count() or 2
+        self.refresh_s = refresh_s
         give_back_big_buffers()
 
     async def render(self, inputs: RenderInputs, workdir: Path, progress: Progress) -> RenderOutput:
         video = inputs.video
+        effects = inputs.effects or EffectsPreset(slug="none")
         plan = plan_render(
             inputs.cues, video.fps, len(inputs.backgrounds), video.title_card_s, video.captions
         )
+        fade = round(effects.transition_s * video.fps) if effects.transition == "fade" else 0
+        timeline = shots(plan, effects.ken_burns, fade, max(1, round(self.refresh_s * video.fps)))
         await progress(5, f"rendering {plan.total_frames} frames")
         shares = _Shares(progress)
         audio = workdir / "narration.m4a"
@@ -86,8 +109,11 @@ class Renderer:
         h264 = workdir / "video.h264"
         try:
             encoder, fallback = await self.ffmpeg.choose_encoder(video.encoder)
+            if encoder != "libx264" and len(timeline) != len(plan.segments):
+                fallback = f"{encoder} not used: push-ins and fades are written as libx264 streams"
+                encoder = "libx264"
             try:
-                card = await self._encode(inputs, plan, workdir, shares, encoder, h264)
+                card = await self._encode(inputs, plan, timeline, workdir, shares, encoder, h264)
             except PermanentError as err:
                 if encoder == "libx264":
                     raise
@@ -97,7 +123,7 @@ class Renderer:
                 await progress(5, f"{fallback}; rendering with libx264", log=True)
                 shutil.rmtree(workdir / "pieces", ignore_errors=True)
                 encoder = "libx264"
-                card = await self._encode(inputs, plan, workdir, shares, encoder, h264)
+                card = await self._encode(inputs, plan, timeline, workdir, shares, encoder, h264)
             await audio_task
         finally:
             audio_task.cancel()
@@ -110,7 +136,8 @@ class Renderer:
         srt, vtt = workdir / "subtitles.srt", workdir / "subtitles.vtt"
         srt.write_text(inputs.cues.to_srt(), encoding="utf-8")
         vtt.write_text(inputs.cues.to_vtt(), encoding="utf-8")
-        return RenderOutput(mp4, thumbnail, srt, vtt, seconds, len(plan.stills()), encoder, fallback)
+        pictures = len({shot.picture for shot in timeline})
+        return RenderOutput(mp4, thumbnail, srt, vtt, seconds, pictures, encoder, fallback)
 
     async def _audio(self, wav: Path, out: Path, bitrate: str, seconds: float, shares: _Shares) -> None:
         """The narration as AAC, normalised to -14 LUFS integrated (EBU R128)."""
@@ -125,64 +152,105 @@ class Renderer:
         self,
         inputs: RenderInputs,
         plan: RenderPlan,
+        timeline: list[Shot],
         workdir: Path,
         shares: _Shares,
         encoder: str,
         out: Path,
     ) -> Image.Image:
-        """Paint and encode every still the timeline needs, and write the timeline's H.264 to `out`;
-        returns the title card (for the thumbnail)."""
-        stills = plan.stills()
-        index_of = {key: n for n, key in enumerate(stills)}
-        segments: list[Piece] = [(index_of[s.still], s.frames) for s in plan.segments]
+        """Paint and encode every picture the timeline needs, and write the timeline's H.264 to
+        `out`; returns the title card (for the thumbnail)."""
+        video = inputs.video
+        size = (video.width, video.height)
 
         @functools.lru_cache(maxsize=self.parallel + 1)  # consecutive stills mostly share a background
         def background_of(index: int) -> Image.Image:
             with Image.open(inputs.backgrounds[index]) as image:
                 return image.convert("RGB")
 
+        @functools.lru_cache(maxsize=2)  # a push-in's pictures come one background after another
+        def background_planes(index: int) -> Planes:
+            return planes_of(background_of(index))
+
+        zooms = {
+            n: Zoom.for_background(n, end - start, video.fps, size)
+            for n, (start, end) in enumerate(plan.spans)
+        }
         card = await asyncio.to_thread(self.painter.title_card, background_of(0), inputs.title)
 
-        def painted(still: int) -> Image.Image:
-            background, caption, highlight = stills[still]
+        def still(view: View) -> Image.Image:
+            background, caption, highlight = view.still
             picture = card if background == TITLE_CARD else background_of(background)
-            return self.painter.captioned(picture, caption, highlight, inputs.video.captions)
+            return self.painter.captioned(picture, caption, highlight, video.captions)
 
+        def shown(view: View) -> Planes:
+            """The view's picture, captioned, as the encoder's planes. A push-in's picture is
+            resized from the background's planes (half the bytes of RGB, and no conversion)."""
+            background, caption, highlight = view.still
+            if view.at < 0:
+                return planes_of(still(view))
+            planes = zoomed(background_planes(background), zooms[background].box(view.at))
+            if caption:
+                return overlay(planes, *self.painter.caption_layer(caption, highlight, video.captions))
+            return planes
+
+        def painted(picture: Picture) -> tuple[Planes, Box | None]:
+            """A shot's picture, and where its caption is (a push-in does not move it)."""
+            view, under, mix = picture
+            planes = shown(view)
+            if under is not None:
+                return blended(shown(under), planes, mix), None
+            _, caption, highlight = view.still
+            if view.at < 0 or not caption:
+                return planes, None
+            layer, (x, y) = self.painter.caption_layer(caption, highlight, video.captions)
+            return planes, (x, y, x + layer.width, y + layer.height)
+
+        if encoder == "libx264":
+            await self._pictures(timeline, painted, video, zooms, shares, out)
+            return card
+        keys: dict[Picture, int] = {}
+        segments: list[Piece] = [(keys.setdefault(shot.picture, len(keys)), shot.frames) for shot in timeline]
+        pictures = list(keys)
         pieces = workdir / "pieces"
         pieces.mkdir(exist_ok=True)
-        if encoder == "libx264":
-            await self._pictures(len(stills), painted, inputs.video, pieces, shares)
-            await asyncio.to_thread(_assemble, segments, pieces, out)
-        else:
-            order = await self._whole(segments, painted, inputs.video, pieces, shares, encoder)
-            await asyncio.to_thread(_concatenate, order, out)
+        order = await self._whole(segments, lambda n: still(pictures[n][0]), video, pieces, shares, encoder)
+        await asyncio.to_thread(_concatenate, order, out)
         return card
 
     async def _pictures(
         self,
-        count: int,
-        painted: Callable[[int], Image.Image],
+        timeline: list[Shot],
+        painted: Callable[[Picture], tuple[Planes, Box | None]],
         video: VideoPreset,
-        pieces: Path,
+        zooms: dict[int, Zoom],
         shares: _Shares,
+        out: Path,
     ) -> None:
-        """Every still as one IDR piece (`pieces/<still>.h264`): one x264 context whose threads
-        share each picture, while the next still is painted."""
+        """Every distinct picture encoded once, as an IDR (one x264 context whose threads share
+        each picture, while the next one is painted), and the timeline written as the pictures
+        come: each shot's picture, then its skip or motion frames."""
+        pictures = list(dict.fromkeys(shot.picture for shot in timeline))
         encoder = await asyncio.to_thread(StillEncoder, video, self.parallel)
-        done = 0
-        upcoming = asyncio.create_task(asyncio.to_thread(painted, 0))
-        try:
-            for still in range(count):
-                image = await upcoming
-                if still + 1 < count:
-                    upcoming = asyncio.create_task(asyncio.to_thread(painted, still + 1))
-                finished = await asyncio.to_thread(encoder.encode, still, image)
-                del image
-                done += await asyncio.to_thread(_keep, finished, pieces)
-                await shares.report("video", done / count)
-            done += await asyncio.to_thread(_keep, await asyncio.to_thread(encoder.finish), pieces)
-        finally:
-            upcoming.cancel()
+        upcoming = asyncio.create_task(asyncio.to_thread(painted, pictures[0]))
+        with out.open("wb") as sink:
+            writer = _Writer(timeline, zooms, sink)
+            try:
+                for n, picture in enumerate(pictures):
+                    image, still = await upcoming
+                    if n + 1 < len(pictures):
+                        upcoming = asyncio.create_task(asyncio.to_thread(painted, pictures[n + 1]))
+                    writer.stills[picture] = still
+                    finished = await asyncio.to_thread(encoder.encode, n, image)
+                    del image
+                    await asyncio.to_thread(writer.write, [(pictures[k], data) for k, data in finished])
+                    await shares.report("video", writer.done / writer.total)
+                finished = await asyncio.to_thread(encoder.finish)
+                await asyncio.to_thread(writer.write, [(pictures[k], data) for k, data in finished])
+            finally:
+                upcoming.cancel()
+        if writer.done != writer.total:
+            raise RuntimeError(f"wrote {writer.done} of {writer.total} frames")
 
     async def _whole(
         self,
@@ -250,19 +318,48 @@ class _Shares:
         await self.progress(5 + 85 * total, f"pictures {video}%, audio {audio}%")
 
 
-def _keep(finished: list[tuple[int, bytes]], pieces: Path) -> int:
-    for still, data in finished:
-        (pieces / f"{still}.h264").write_bytes(data)
-    return len(finished)
+class _Writer:
+    """The timeline's H.264, written in order as its pictures come from the encoder: each shot's
+    picture, then skip frames, or motion frames under a push-in (the same for consecutive shots
+    of one background and caption place, so they are built once for them)."""
 
+    def __init__(self, timeline: list[Shot], zooms: dict[int, Zoom], sink: BinaryIO) -> None:
+        self.timeline = timeline
+        self.zooms = zooms
+        self.sink = sink
+        self.stills: dict[Picture, Box | None] = {}  # where each picture's caption is
+        self.total = sum(shot.frames for shot in timeline)
+        self.done = 0
+        self._uses = Counter(shot.picture for shot in timeline)
+        self._ready: dict[Picture, bytes] = {}
+        self._next = 0
+        self._repeater: skipframes.Repeater | None = None
+        self._moves: tuple[tuple[int, Box | None], MotionField, list[bytes]] | None = None
 
-def _assemble(segments: list[Piece], pieces: Path, out: Path) -> None:
-    """The timeline's H.264: each segment's still (its IDR piece) followed by skip frames."""
-    repeater: skipframes.Repeater | None = None
-    with out.open("wb") as sink:
-        for still, frames in segments:
-            picture = (pieces / f"{still}.h264").read_bytes()
-            if repeater is None:
-                repeater = skipframes.Repeater(skipframes.parameters(picture))
-            sink.write(picture)
-            sink.write(repeater.after(frames))
+    def write(self, finished: list[tuple[Picture, bytes]]) -> None:
+        self._ready.update(finished)
+        while self._next < len(self.timeline) and self.timeline[self._next].picture in self._ready:
+            shot = self.timeline[self._next]
+            data = self._ready[shot.picture]
+            if self._repeater is None:
+                self._repeater = skipframes.Repeater(skipframes.parameters(data))
+            self.sink.write(data)
+            if shot.moving:
+                self.sink.write(b"".join(self._moved(shot, self._repeater.params)))
+            else:
+                self.sink.write(self._repeater.after(shot.frames))
+            self._uses[shot.picture] -= 1
+            if not self._uses[shot.picture]:
+                del self._ready[shot.picture]
+            self.done += shot.frames
+            self._next += 1
+
+    def _moved(self, shot: Shot, params: skipframes.Parameters) -> list[bytes]:
+        """Frames 1 .. frames-1 after a push-in's picture."""
+        key = (shot.view.still[0], self.stills[shot.picture])
+        if self._moves is None or self._moves[0] != key:
+            self._moves = (key, MotionField(self.zooms[key[0]], key[1]), [b""])
+        _, field, frames = self._moves
+        while len(frames) < shot.frames:
+            frames.append(moving_frame(params, len(frames), *field.step()))
+        return frames[1 : shot.frames]

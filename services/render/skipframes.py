@@ -86,6 +86,8 @@ def unescape(payload: bytes) -> bytes:
 
 def escape(rbsp: bytes) -> bytes:
     """RBSP -> EBSP: a 03 after any 00 00 that a byte <= 03 would follow."""
+    if b"\x00\x00" not in rbsp:
+        return rbsp
     out, zeros = bytearray(), 0
     for byte in rbsp:
         if zeros >= 2 and byte <= 3:
@@ -122,6 +124,7 @@ class Parameters:
     bottom_field_pic_order: bool
     redundant_pic_cnt: bool
     deblocking_control: bool
+    width_mbs: int = 0  # macroblocks per row
 
 
 def parameters(stream: bytes) -> Parameters:
@@ -182,11 +185,13 @@ def parameters(stream: bytes) -> Parameters:
         bottom_field_pic_order,
         redundant,
         deblocking_control,
+        width,
     )
 
 
-def skip_frame(params: Parameters, index: int) -> bytes:
-    """The `index`-th frame after the IDR (1, 2, ...) as a P picture that repeats the previous one."""
+def p_slice_header(params: Parameters, index: int) -> _Writer:
+    """The header of the `index`-th picture after the IDR (1, 2, ...): one P slice, the previous
+    picture its only reference, no deblocking (a copy has no block edges to filter)."""
     w = _Writer()
     w.ue(0)  # first_mb_in_slice
     w.ue(P_ALL_SLICES)
@@ -203,9 +208,20 @@ def skip_frame(params: Parameters, index: int) -> bytes:
     w.bits(0, 1)  # adaptive_ref_pic_marking_mode_flag (sliding window)
     w.se(0)  # slice_qp_delta
     if params.deblocking_control:
-        w.ue(1)  # disable_deblocking_filter_idc: nothing to filter in a copy
+        w.ue(1)  # disable_deblocking_filter_idc
+    return w
+
+
+def slice_nal(rbsp: bytes) -> bytes:
+    """A reference (nal_ref_idc 2) non-IDR slice NAL unit, with its start code."""
+    return b"\x00\x00\x00\x01" + bytes([0x40 | NAL_SLICE]) + escape(rbsp)
+
+
+def skip_frame(params: Parameters, index: int) -> bytes:
+    """The `index`-th frame after the IDR (1, 2, ...) as a P picture that repeats the previous one."""
+    w = p_slice_header(params, index)
     w.ue(params.macroblocks)  # mb_skip_run: every macroblock
-    return b"\x00\x00\x00\x01" + bytes([0x40 | NAL_SLICE]) + escape(w.rbsp())  # nal_ref_idc 2
+    return slice_nal(w.rbsp())
 
 
 class Repeater:

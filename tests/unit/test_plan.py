@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.render.plan import TITLE_CARD, plan_render
+from services.render.plan import TITLE_CARD, plan_render, shots
 from shared.cues import Cue, Cues, Word
 
 
@@ -107,3 +107,43 @@ def test_word_captions_show_a_few_words_and_pick_out_the_one_being_spoken():
 
 def test_the_lines_style_is_unchanged_by_the_words_style():
     assert plan_render(NARRATION, 30, 2, 3.0) == plan_render(NARRATION, 30, 2, 3.0, style="lines")
+
+
+def test_shots_without_effects_are_the_segments():
+    plan = plan_render(NARRATION, 30, 2, 2.0)
+    timeline = shots(plan)
+    assert [(s.view.still, s.frames) for s in timeline] == [(s.still, s.frames) for s in plan.segments]
+    assert not any(s.moving or s.under for s in timeline)
+
+
+def test_push_ins_come_back_to_an_exact_picture_every_refresh():
+    plan = plan_render(NARRATION, 30, 2, 2.0)
+    timeline = shots(plan, ken_burns=True, refresh=15)
+    assert sum(s.frames for s in timeline) == plan.total_frames
+    frame = 0
+    for shot in timeline:
+        if shot.view.still[0] == TITLE_CARD:
+            assert not shot.moving and shot.view.at == -1  # the title stays put
+        else:
+            assert shot.moving and 1 <= shot.frames <= 15
+            start = plan.spans[shot.view.still[0]][0]
+            assert shot.view.at == frame - start  # the picture of the zoom at this very frame
+        frame += shot.frames
+
+
+def test_fades_blend_the_two_backgrounds_across_each_change():
+    plan = plan_render(NARRATION, 30, 2, 2.0)
+    timeline = shots(plan, fade=10)
+    assert sum(s.frames for s in timeline) == plan.total_frames
+    fading = [s for s in timeline if s.under is not None]
+    assert len(fading) == 2 * 10  # title card -> first background, first -> second
+    first = fading[:10]
+    assert [s.mix for s in first] == sorted(s.mix for s in first)
+    assert all(0 < s.mix < 1 and s.frames == 1 for s in fading)
+    assert first[0].under.still[0] == TITLE_CARD and first[0].view.still[0] == 0
+    change = plan.spans[1][0]
+    frame = 0
+    for shot in timeline:  # the second fade is centred on the change of background
+        if shot.under is not None and shot.under.still[0] == 0:
+            assert change - 5 <= frame < change + 5
+        frame += shot.frames
