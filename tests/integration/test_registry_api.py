@@ -151,3 +151,16 @@ async def test_the_execution_map_shows_what_each_recipe_uses(client: httpx.Async
     assert {"narrated-story", "vertical-short"} <= set(recipes)
     uses = {(u["kind"], u["slug"]) for u in recipes["vertical-short"]["uses"]}
     assert ("prompts", "short-script-pt") in uses and ("presets", "video.portrait-1080x1920") in uses
+
+
+async def test_a_recipes_effects_preset_is_part_of_the_job_snapshot(client: httpx.AsyncClient):
+    made = await client.post(
+        "/api/v1/jobs", json={"title": "Push-ins", "brief": BRIEF, "recipe": "documentary"}
+    )
+    assert made.status_code in (200, 201), made.text
+    config = (await client.get(f"/api/v1/jobs/{made.json()['id']}")).json()["config"]
+    assert config["effects"]["ken_burns"] is True and config["effects"]["transition"] == "fade"
+    assert config["versions"]["preset.effects.ken-burns"] >= 1
+    plain = (await client.post("/api/v1/jobs", json={"title": "Cuts", "brief": BRIEF})).json()
+    config = (await client.get(f"/api/v1/jobs/{plain['id']}")).json()["config"]
+    assert config["effects"]["ken_burns"] is False and config["effects"]["transition"] == "cut"
