@@ -22,13 +22,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from PIL import Image
 
 from services.render import skipframes
 from services.render.ffmpeg import FFmpeg
-from services.render.motion import MotionField, Zoom, moving_frame
 from services.render.paint import Painter
 from services.render.pictures import (
     Planes,
@@ -44,6 +43,9 @@ from shared.config import EffectsPreset, VideoPreset
 from shared.cues import Cues
 from shared.errors import PermanentError
 from shared.worker import Progress
+
+if TYPE_CHECKING:  # numpy (~14 MB) is loaded only by a render with push-ins
+    from services.render.motion import MotionField, Zoom
 
 Piece = tuple[int, int]  # (still index, frames)
 SHARES = {"video": 0.7, "audio": 0.3}  # of the render's work, for its progress
@@ -172,10 +174,14 @@ class Renderer:
         def background_planes(index: int) -> Planes:
             return planes_of(background_of(index))
 
-        zooms = {
-            n: Zoom.for_background(n, end - start, video.fps, size)
-            for n, (start, end) in enumerate(plan.spans)
-        }
+        zooms: dict[int, Zoom] = {}
+        if any(shot.moving for shot in timeline):
+            from services.render.motion import Zoom
+
+            zooms = {
+                n: Zoom.for_background(n, end - start, video.fps, size)
+                for n, (start, end) in enumerate(plan.spans)
+            }
         card = await asyncio.to_thread(self.painter.title_card, background_of(0), inputs.title)
 
         def still(view: View) -> Image.Image:
@@ -356,6 +362,8 @@ class _Writer:
 
     def _moved(self, shot: Shot, params: skipframes.Parameters) -> list[bytes]:
         """Frames 1 .. frames-1 after a push-in's picture."""
+        from services.render.motion import MotionField, moving_frame
+
         key = (shot.view.still[0], self.stills[shot.picture])
         if self._moves is None or self._moves[0] != key:
             self._moves = (key, MotionField(self.zooms[key[0]], key[1]), [b""])
