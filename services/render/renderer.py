@@ -71,7 +71,7 @@ class RenderOutput:
     srt: Path
     vtt: Path
     seconds: float
-    stills: int
+    stills: int  # distinct pictures encoded
     encoder: str = "libx264"
     fallback: str | None = None  # why the preset's encoder did not render, when it did not
 
@@ -111,7 +111,7 @@ class Renderer:
         h264 = workdir / "video.h264"
         try:
             encoder, fallback = await self.ffmpeg.choose_encoder(video.encoder)
-            if encoder != "libx264" and len(timeline) != len(plan.segments):
+            if encoder != "libx264" and any(shot.moving or shot.under for shot in timeline):
                 fallback = f"{encoder} not used: push-ins and fades are written as libx264 streams"
                 encoder = "libx264"
             try:
@@ -243,10 +243,10 @@ class Renderer:
             writer = _Writer(timeline, zooms, sink)
             try:
                 for n, picture in enumerate(pictures):
-                    image, still = await upcoming
+                    image, caption_box = await upcoming
                     if n + 1 < len(pictures):
                         upcoming = asyncio.create_task(asyncio.to_thread(painted, pictures[n + 1]))
-                    writer.stills[picture] = still
+                    writer.captions[picture] = caption_box
                     finished = await asyncio.to_thread(encoder.encode, n, image)
                     del image
                     await asyncio.to_thread(writer.write, [(pictures[k], data) for k, data in finished])
@@ -333,7 +333,7 @@ class _Writer:
         self.timeline = timeline
         self.zooms = zooms
         self.sink = sink
-        self.stills: dict[Picture, Box | None] = {}  # where each picture's caption is
+        self.captions: dict[Picture, Box | None] = {}  # where each picture's caption is
         self.total = sum(shot.frames for shot in timeline)
         self.done = 0
         self._uses = Counter(shot.picture for shot in timeline)
@@ -364,7 +364,7 @@ class _Writer:
         """Frames 1 .. frames-1 after a push-in's picture."""
         from services.render.motion import MotionField, moving_frame
 
-        key = (shot.view.still[0], self.stills[shot.picture])
+        key = (shot.view.still[0], self.captions[shot.picture])
         if self._moves is None or self._moves[0] != key:
             self._moves = (key, MotionField(self.zooms[key[0]], key[1]), [b""])
         _, field, frames = self._moves

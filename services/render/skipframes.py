@@ -124,7 +124,7 @@ class Parameters:
     bottom_field_pic_order: bool
     redundant_pic_cnt: bool
     deblocking_control: bool
-    width_mbs: int = 0  # macroblocks per row
+    width_mbs: int  # macroblocks per row
 
 
 def parameters(stream: bytes) -> Parameters:

@@ -164,3 +164,16 @@ async def test_a_recipes_effects_preset_is_part_of_the_job_snapshot(client: http
     plain = (await client.post("/api/v1/jobs", json={"title": "Cuts", "brief": BRIEF})).json()
     config = (await client.get(f"/api/v1/jobs/{plain['id']}")).json()["config"]
     assert config["effects"]["ken_burns"] is False and config["effects"]["transition"] == "cut"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("transition_s", 99), ("transition_s", -1), ("transition", "wipe"), ("ken_burns", "sometimes")],
+)
+async def test_an_effects_preset_with_bad_values_is_refused_naming_the_field(
+    client: httpx.AsyncClient, field: str, value: object
+):
+    refused = await client.post(f"{R}/presets", json={"slug": "effects.wild", field: value})
+    assert refused.status_code == 422, refused.text
+    assert field in [e["field"] for e in refused.json()["errors"]]
+    assert (await client.get(f"{R}/presets/effects.wild")).status_code == 404  # nothing stored
