@@ -51,6 +51,8 @@ bench: $(BENCH)
 	$(BIN)/python -m benchmarks.pipeline
 	$(BIN)/python -m benchmarks.render
 	$(BIN)/python -m benchmarks.render --ken-burns --name render_ken_burns --reference-seconds 0
+	$(BIN)/python -m benchmarks.render --music calm --name render_music --reference-seconds 0
+	$(BIN)/python -m benchmarks.render --ken-burns --music calm --name render_ken_burns_music --reference-seconds 0
 	$(BIN)/python -m benchmarks.board_latency
 
 clean:

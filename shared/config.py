@@ -122,7 +122,9 @@ class VideoPreset(_Item):
     )
     # "auto": the first hardware encoder this host's FFmpeg has and can use, else libx264. A named
     # hardware encoder that fails on this host falls back to libx264 (the artifact says which ran).
-    encoder: Literal["auto", "libx264", "h264_nvenc", "h264_qsv", "h264_videotoolbox"] = "libx264"
+    encoder: Literal["auto", "libx264", "h264_nvenc", "h264_qsv", "h264_videotoolbox", "h264_vaapi"] = (
+        "libx264"
+    )
     pixel_format: Literal["yuv420p"] = "yuv420p"
     audio_codec: Literal["aac"] = "aac"
     bitrate: str | None = Field(
@@ -140,13 +142,38 @@ class VideoPreset(_Item):
     captions: Literal["lines", "words"] = "lines"
 
 
+MUSIC_BEDS = ("calm", "bright", "dark")  # built-in music (services/render/music.py)
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def check_music(value: str | None, *, none_allowed: bool = False) -> str | None:
+    """A music choice: a built-in bed, an audio upload's id, or (where it overrides) "none"."""
+    if (
+        value is None
+        or value in MUSIC_BEDS
+        or UPLOAD_ID.fullmatch(value)
+        or (none_allowed and value == "none")
+    ):
+        return value
+    choices = ", ".join(MUSIC_BEDS) + (", none" if none_allowed else "")
+    raise ValueError(f"{value!r} is not music here; use {choices}, or the id of an audio upload")
+
+
 class EffectsPreset(_Item):
     ken_burns: bool = False
     transition: Literal["cut", "fade"] = "cut"
     transition_s: float = Field(default=0.5, ge=0, le=5)
-    music: str | None = None
-    music_volume_db: float = Field(default=-18.0, ge=-60, le=0)
-    ducking_db: float = Field(default=-10.0, ge=-40, le=0)
+    music: str | None = Field(
+        default=None, description=f"{', '.join(MUSIC_BEDS)} (built in), or an audio upload's id"
+    )
+    # the music's loudness where nobody speaks, against the narration's (-14 LUFS): -8 puts it at -22
+    music_volume_db: float = Field(default=-8.0, ge=-40, le=0)
+    ducking_db: float = Field(default=-10.0, ge=-40, le=0, description="how far the music dips under speech")
+
+    @field_validator("music")
+    @classmethod
+    def _music(cls, value: str | None) -> str | None:
+        return check_music(value)
 
 
 class SsmlPreset(_Item):

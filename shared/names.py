@@ -51,3 +51,8 @@ def artifact_object(job_id: str, step: str, filename: str) -> str:
 
 def upload_object(upload_id: str) -> str:
     return f"uploads/{upload_id}"
+
+
+def music_object(upload_id: str) -> str:
+    """An audio upload, kept apart from images so that neither can stand in for the other."""
+    return f"music/{upload_id}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.config import check_music
 
 StoryType = Literal["historia_geral", "drama", "misterio"]
 DurationPreset = Literal["short", "medium", "long"]
@@ -24,3 +26,10 @@ class JobOptions(BaseModel):
     images_count: int = Field(default=4, ge=1, le=10)
     # vertical shorts cut from the video on sentence boundaries, each its own artifact (short-<n>.mp4)
     shorts: int = Field(default=0, ge=0, le=5)
+    # music under the narration: a built-in bed, an audio upload's id, "none"; unset: the recipe's
+    music: str | None = None
+
+    @field_validator("music")
+    @classmethod
+    def _music(cls, value: str | None) -> str | None:
+        return check_music(value, none_allowed=True)

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
         return self.render_pool.split(",")
 
     ffmpeg_path: str | None = None
+    # the GPU render node h264_vaapi encodes on (Intel and AMD on Linux)
+    vaapi_device: str = "/dev/dri/renderD128"
     font_path: Path | None = None
     worker_id: str | None = None
     # Encrypts webhook signing secrets at rest; generated into <data-dir>/secret.key when unset.

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import math
 import os
+import struct
 import uuid
+import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -191,3 +195,20 @@ def no_real_provider_keys(monkeypatch: pytest.MonkeyPatch) -> None:
         "AZURE_SPEECH_REGION",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+def tone_wav(seconds: float, amplitude: float = 0.3) -> bytes:
+    """A WAV file of a 220 Hz tone (8 kHz mono), to upload as music."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as sink:
+        sink.setnchannels(1)
+        sink.setsampwidth(2)
+        sink.setframerate(8000)
+        count = int(seconds * 8000)
+        sink.writeframes(
+            b"".join(
+                struct.pack("<h", round(amplitude * 32767 * math.sin(i / 8000 * 2 * math.pi * 220)))
+                for i in range(count)
+            )
+        )
+    return buffer.getvalue()

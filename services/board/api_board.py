@@ -16,7 +16,7 @@ from services.board.boardconfig import Template
 from services.board.context import BoardContext, Ctx
 from services.board.schemas import AutoVideo, BoardOut, ErrorOut, JobFields
 from shared.auth import SAFE_METHODS, Caller
-from shared.config import LANGUAGES
+from shared.config import LANGUAGES, MUSIC_BEDS
 from shared.options import DurationPreset, StoryType, VisualMode
 
 
@@ -91,6 +91,7 @@ class FormOptions(BaseModel):
     duration_presets: list[str]
     visual_modes: list[str]
     voice_presets: list[str]
+    music: list[str] = Field(description="the built-in music beds; audio uploads are chosen by id")
     templates: list[Template]
     auto_video: bool
 
@@ -103,6 +104,7 @@ async def form_options(ctx: Ctx) -> FormOptions:
         duration_presets=list(get_args(DurationPreset)),
         visual_modes=list(get_args(VisualMode)),
         voice_presets=await ctx.config.names("preset.voice"),
+        music=list(MUSIC_BEDS),
         templates=await ctx.board_config.templates(),
         auto_video=await ctx.board_config.auto_video(),
     )

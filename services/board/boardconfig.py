@@ -27,6 +27,7 @@ class Template(BaseModel):
     visual_mode: str = "automatic"
     images_count: int = Field(default=4, ge=1, le=10)
     shorts: int = Field(default=0, ge=0, le=5)
+    music: str | None = None
     auto_video: bool | None = None
     recipe: str = "narrated-story"
 

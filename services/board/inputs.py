@@ -13,12 +13,20 @@ from services.board.context import BoardContext
 from services.board.schemas import JobCreate, JobFields, JobUpdate
 from shared import commands as cmd
 from shared import names
-from shared.config import Project, Recipe, config_key
+from shared.config import UPLOAD_ID, Project, Recipe, config_key
 from shared.errors import InvalidInput, NotFound
 from shared.jobstate import JobState
 from shared.options import JobOptions
 
-OPTION_FIELDS = ("story_type", "duration_preset", "voice_preset", "visual_mode", "images_count", "shorts")
+OPTION_FIELDS = (
+    "story_type",
+    "duration_preset",
+    "voice_preset",
+    "visual_mode",
+    "images_count",
+    "shorts",
+    "music",
+)
 
 
 def _given(fields: JobFields) -> dict[str, Any]:
@@ -27,7 +35,7 @@ def _given(fields: JobFields) -> dict[str, Any]:
     }
 
 
-async def _check_images(ctx: BoardContext, images: tuple[str, ...], options: JobOptions) -> None:
+async def _check_uploads(ctx: BoardContext, images: tuple[str, ...], options: JobOptions) -> None:
     for image in images:
         if not await ctx.artifacts.exists(names.upload_object(image)):
             raise InvalidInput(
@@ -36,6 +44,11 @@ async def _check_images(ctx: BoardContext, images: tuple[str, ...], options: Job
     if options.visual_mode == "manual_upload" and not images:
         raise InvalidInput(
             "images", "manual upload needs at least one image; upload some or choose automatic"
+        )
+    music = options.music
+    if music and UPLOAD_ID.fullmatch(music) and not await ctx.artifacts.exists(names.music_object(music)):
+        raise InvalidInput(
+            "music", f"no audio upload with id {music}; upload the music first with POST /api/v1/uploads"
         )
 
 
@@ -58,7 +71,7 @@ async def create_command(ctx: BoardContext, body: JobCreate, actor: str, project
         values.setdefault("duration_preset", recipe[0].default_duration)
     options = JobOptions(**{k: values[k] for k in OPTION_FIELDS if k in values})
     images = tuple(values.get("images", ()))
-    await _check_images(ctx, images, options)
+    await _check_uploads(ctx, images, options)
     language = values.get("language", "en-US")
     config = await ctx.config.resolve(values.get("recipe", "narrated-story"), language, options.voice_preset)
     auto_video = values["auto_video"] if "auto_video" in values else await ctx.board_config.auto_video()
@@ -86,7 +99,7 @@ async def configure_command(ctx: BoardContext, job: JobState, body: JobUpdate, a
     values = current | _given(body)
     options = JobOptions(**{k: values[k] for k in OPTION_FIELDS})
     images = tuple(values["images"])
-    await _check_images(ctx, images, options)
+    await _check_uploads(ctx, images, options)
     config = None
     if values["language"] != job.language or options.voice_preset != job.options.voice_preset:
         assert job.config is not None

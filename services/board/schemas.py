@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from shared.config import LANGUAGES
+from shared.config import LANGUAGES, MUSIC_BEDS, check_music
 from shared.httpapi import ErrorOut as ErrorOut  # re-exported for the routes
 from shared.jobstate import Column
 from shared.options import DurationPreset, StoryType, VisualMode
@@ -68,12 +68,21 @@ class JobFields(BaseModel):
     images: list[UploadId] | None = Field(
         default=None, max_length=10, description="ids from POST /api/v1/uploads"
     )
+    music: str | None = Field(
+        default=None,
+        description=f"{', '.join(MUSIC_BEDS)} (built in), none, or an audio upload's id; unset: the recipe's",
+    )
     auto_video: bool | None = Field(default=None, description="defaults to the board's global switch")
 
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str | None) -> str | None:
         return _check_language(value)
+
+    @field_validator("music")
+    @classmethod
+    def _music(cls, value: str | None) -> str | None:
+        return check_music(value, none_allowed=True)
 
     # title and brief are declared by the subclasses (required on create, optional on update)
     @field_validator("title", check_fields=False)
@@ -216,7 +225,9 @@ class JobList(BaseModel):
 
 class UploadOut(BaseModel):
     id: str
+    kind: Literal["image", "audio"] = Field(description="an image for `images`, audio for `music`")
     filename: str
-    width: int
-    height: int
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = Field(default=None, description="audio only")
     size_bytes: int

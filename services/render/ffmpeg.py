@@ -12,6 +12,7 @@ import logging
 import re
 import shutil
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import ffmpeg
@@ -52,18 +53,41 @@ def buffer_for(rate: str) -> str:
     return f"{int(rate[:-1]) * 2}{rate[-1]}"
 
 
-HARDWARE_ENCODERS = ("h264_videotoolbox", "h264_nvenc", "h264_qsv")  # (VAAPI needs a device upload: not yet)
+HARDWARE_ENCODERS = ("h264_videotoolbox", "h264_nvenc", "h264_qsv", "h264_vaapi")
 HARDWARE_OPTIONS: dict[str, dict[str, str | int]] = {
     "h264_nvenc": {"preset": "p4", "rc": "constqp"},
     "h264_qsv": {"preset": "veryfast"},
     "h264_videotoolbox": {"realtime": 1},
+    "h264_vaapi": {"rc_mode": "CQP"},
 }
+VAAPI_DEVICE = "/dev/dri/renderD128"  # the first GPU's render node (VFO_VAAPI_DEVICE names another)
+
+
+MIXED_RATE = 48_000  # narration over music is mixed and encoded at this rate, in stereo
+SILENT_LUFS = -70.0  # EBU R128's absolute gate: nothing above it was heard
+Stream = ffmpeg.nodes.FilterableStream
+
+
+@dataclass(frozen=True)
+class Bed:
+    """Music under the narration: a file (looped to `seconds`), the gain that puts it at its level, and
+    the envelope (`music.envelope`) that ducks it under speech and fades it in and out."""
+
+    path: Path
+    gain_db: float
+    envelope: Path
+    seconds: float
 
 
 class FFmpeg:
-    def __init__(self, exe: str) -> None:
+    def __init__(self, exe: str, vaapi_device: str = VAAPI_DEVICE) -> None:
         self.exe = exe
+        self.vaapi_device = vaapi_device
         self._encoders: str | None = None
+
+    def _device(self, encoder: str) -> list[str]:
+        """Global options an encoder needs: VAAPI encodes frames uploaded to its device."""
+        return ["-vaapi_device", self.vaapi_device] if encoder == "h264_vaapi" else []
 
     def still_args(
         self,
@@ -81,9 +105,11 @@ class FFmpeg:
         video = (
             ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{size[0]}x{size[1]}", framerate=fps)
             .filter("scale", out_color_matrix="bt709", out_range="tv")
-            .filter("format", "nv12" if encoder == "h264_qsv" else "yuv420p")
+            .filter("format", "nv12" if encoder in ("h264_qsv", "h264_vaapi") else "yuv420p")
             .filter("tpad", stop_mode="clone", stop=frames - 1)
         )
+        if encoder == "h264_vaapi":  # frames go to the GPU's memory, where the encoder reads them
+            video = video.filter("hwupload")
         rate = {"maxrate": maxrate, "bufsize": buffer_for(maxrate)} if maxrate else {}
         if encoder == "libx264":
             params = f"keyint=infinite:{SKIPPABLE_X264}:{BT709}"
@@ -97,7 +123,7 @@ class FFmpeg:
         else:  # one GOP per piece; constant quality close to the preset's CRF
             options = {"g": frames + 1, "bf": 0, "qp": crf, **HARDWARE_OPTIONS.get(encoder, {})}
         stream = ffmpeg.output(video, str(out), f="h264", vframes=frames, vcodec=encoder, **rate, **options)
-        return self._compile(stream)
+        return self._compile(stream.global_args(*self._device(encoder)))
 
     async def listed(self, encoder: str) -> bool:
         """Whether this FFmpeg build has `encoder` at all (the build's list is read once)."""
@@ -107,16 +133,19 @@ class FFmpeg:
 
     async def trial(self, encoder: str) -> str | None:
         """Encode one tiny frame with `encoder`: None when it works here, else what FFmpeg said."""
+        upload = ["-vf", "format=nv12,hwupload"] if encoder == "h264_vaapi" else []
         args = [
             self.exe,
             "-hide_banner",
             "-nostdin",
             "-loglevel",
             "error",
+            *self._device(encoder),
             "-f",
             "lavfi",
             "-i",
             "color=black:s=256x256:d=0.04",
+            *upload,
             "-frames:v",
             "1",
             "-c:v",
@@ -132,6 +161,8 @@ class FFmpeg:
 
     async def usable(self, encoder: str) -> bool:
         """Whether this FFmpeg has `encoder` and this host can run it (one tiny frame, for real)."""
+        if encoder == "h264_vaapi" and not Path(self.vaapi_device).exists():
+            return False
         return encoder == "libx264" or (await self.listed(encoder) and await self.trial(encoder) is None)
 
     async def choose_encoder(self, wanted: str) -> tuple[str, str | None]:
@@ -143,30 +174,59 @@ class FFmpeg:
             if await self.usable(encoder):
                 return encoder, None
         reason = None if wanted == "auto" else f"{wanted} is not usable on this host"
+        if wanted == "h264_vaapi" and not Path(self.vaapi_device).exists():
+            reason = (
+                f"h264_vaapi needs a VAAPI device and {self.vaapi_device} does not exist (VFO_VAAPI_DEVICE)"
+            )
         return "libx264", reason
 
     @staticmethod
-    def _voice(wav: Path, gain_db: float | None) -> ffmpeg.nodes.FilterableStream:
-        """The narration, gently compressed (voice-over practice), raised by `gain_db`, and limited
-        so that peaks stay under -1 dBFS. None: as it is."""
+    def _voice(wav: Path, gain_db: float | None, bed: Bed | None = None, trim_db: float = 0.0) -> Stream:
+        """The narration, gently compressed (voice-over practice) and raised by `gain_db`; with a `bed`,
+        over its music; then moved by `trim_db` and limited so that peaks stay under -1 dBFS.
+        `gain_db` None: the narration as it is."""
         sound = ffmpeg.input(str(wav))
         if gain_db is None:
             return sound
-        limit = f"{10 ** (LOUDNESS['TP'] / 20):.3f}"
-        return (
-            sound.filter("acompressor", threshold=0.1, ratio=3, attack=5, release=150)
-            .filter("volume", f"{gain_db:.2f}dB")
-            .filter("alimiter", limit=limit, attack=5, release=50, level="disabled")
+        sound = sound.filter("acompressor", threshold=0.1, ratio=3, attack=5, release=150).filter(
+            "volume", f"{gain_db + trim_db:.2f}dB"
         )
+        if bed is not None:
+            stereo = {"sample_rates": MIXED_RATE, "channel_layouts": "stereo", "sample_fmts": "fltp"}
+            music = (
+                ffmpeg.input(str(bed.path), stream_loop=-1)["a"]  # an MP3's cover art is not music
+                .filter("atrim", duration=f"{bed.seconds:.3f}")
+                .filter("aresample", MIXED_RATE)
+                .filter("aformat", **stereo)
+                .filter("volume", f"{bed.gain_db + trim_db:.2f}dB")
+            )
+            envelope = (
+                ffmpeg.input(str(bed.envelope)).filter("aresample", MIXED_RATE).filter("aformat", **stereo)
+            )
+            ducked = ffmpeg.filter([music, envelope], "amultiply")
+            voice = sound.filter("aresample", MIXED_RATE).filter("aformat", **stereo)
+            sound = ffmpeg.filter([voice, ducked], "amix", inputs=2, duration="first", normalize=0)
+        limit = f"{10 ** (LOUDNESS['TP'] / 20):.3f}"
+        return sound.filter("alimiter", limit=limit, attack=5, release=50, level="disabled")
 
-    async def loudness(self, wav: Path, gain_db: float) -> float:
-        """Integrated loudness (LUFS, EBU R128) of the narration as `audio_args` would make it."""
-        stream = ffmpeg.output(self._voice(wav, gain_db).filter("ebur128", framelog="quiet"), "-", f="null")
+    async def _integrated(self, sound: Stream, what: str) -> float:
+        """Integrated loudness (LUFS, EBU R128) of `sound`."""
+        stream = ffmpeg.output(sound.filter("ebur128", framelog="quiet"), "-", f="null")
         args = self._compile(stream, loglevel="info")  # the summary is logged at "info"
         found = re.search(r"I:\s+(-?[0-9.]+) LUFS", (await self.run(args)).rsplit("Summary:", 1)[-1])
-        if not found:
-            raise PermanentError("FFmpeg could not measure the narration's loudness; is it silent?")
+        if not found or float(found.group(1)) <= SILENT_LUFS:
+            raise PermanentError(f"FFmpeg could not measure the loudness of the {what}; is it silent?")
         return float(found.group(1))
+
+    async def loudness(
+        self, wav: Path, gain_db: float, bed: Bed | None = None, trim_db: float = 0.0
+    ) -> float:
+        """Integrated loudness (LUFS) of the narration (over its music) as `audio_args` would make it."""
+        return await self._integrated(self._voice(wav, gain_db, bed, trim_db), "narration")
+
+    async def music_loudness(self, path: Path) -> float:
+        """Integrated loudness (LUFS) of a music file as it is."""
+        return await self._integrated(ffmpeg.input(str(path))["a"], "music")
 
     async def loudness_gain(self, wav: Path) -> float:
         """The gain that brings the narration to -14 LUFS through `_voice`: measured, applied, and
@@ -174,9 +234,30 @@ class FFmpeg:
         gain = LOUDNESS["I"] - await self.loudness(wav, 0.0)
         return gain + LOUDNESS["I"] - await self.loudness(wav, gain)
 
-    def audio_args(self, wav: Path, out: Path, bitrate: str, gain_db: float | None = None) -> list[str]:
-        """AAC; with `gain_db` (from `loudness_gain`), normalised to -14 LUFS."""
-        sound = self._voice(wav, gain_db)
+    def audio_args(
+        self,
+        wav: Path,
+        out: Path,
+        bitrate: str,
+        gain_db: float | None = None,
+        bed: Bed | None = None,
+        trim_db: float = 0.0,
+    ) -> list[str]:
+        """AAC; with `gain_db` (from `loudness_gain`), normalised to -14 LUFS; with a `bed`, over music
+        (and `trim_db` brings the mix back to -14 LUFS)."""
+        sound = self._voice(wav, gain_db, bed, trim_db)
+        if bed is not None:  # music is stereo and wants the full band
+            stream = ffmpeg.output(
+                sound,
+                str(out),
+                acodec="aac",
+                aac_coder="fast",
+                audio_bitrate=bitrate,
+                ac=2,
+                ar=MIXED_RATE,
+                vn=None,
+            )
+            return self._compile(stream)
         # mono at the narration's own rate (it is one voice, at 22.05 or 24 kHz: upsampling adds
         # nothing), with FFmpeg's fast AAC coder: about eight times the speed of 48 kHz stereo
         stream = ffmpeg.output(

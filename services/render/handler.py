@@ -11,12 +11,12 @@ from pathlib import Path
 from PIL import Image
 from pydantic import ValidationError
 
-from services.render import shorts
+from services.render import music, shorts
 from services.render.ffmpeg import FFmpeg
 from services.render.paint import Painter
 from services.render.renderer import Renderer, RenderInputs, RenderOutput
 from shared import metrics, names
-from shared.config import VideoPreset
+from shared.config import MUSIC_BEDS, VideoPreset
 from shared.cues import Cues
 from shared.errors import PermanentError
 from shared.script import Script
@@ -47,6 +47,7 @@ class RenderStep:
             backgrounds=await self._backgrounds(ctx, painter, cues.duration),
             video=video,
             effects=ctx.job.config.effects,
+            music=await self._music(ctx),
         )
         out = await Renderer(self.ffmpeg, painter, self.parallel).render(inputs, ctx.workdir, ctx.progress)
         await ctx.progress(92, "saving the video")
@@ -99,7 +100,9 @@ class RenderStep:
                 await asyncio.to_thread(self._reframed, path, painter, folder / f"{k}.ppm")
                 for k, path in enumerate(inputs.backgrounds)
             ]
-            short = RenderInputs(inputs.title, cues, folder / "n.wav", backgrounds, vertical, inputs.effects)
+            short = RenderInputs(
+                inputs.title, cues, folder / "n.wav", backgrounds, vertical, inputs.effects, inputs.music
+            )
             out = await renderer.render(short, folder, logged_only)
             meta = _described(out, vertical) | {
                 "starts_at_s": round(stretch.start, 3),
@@ -114,6 +117,23 @@ class RenderStep:
         """A background cropped from its middle to the short's frame."""
         painter.fitted(path).save(out)
         return out
+
+    @staticmethod
+    async def _music(ctx: StepContext) -> Path | None:
+        """The job's music (its own choice, else its recipe's): a built-in bed made here, an audio
+        upload fetched, or none."""
+        assert ctx.job.config is not None
+        effects = ctx.job.config.effects
+        choice = ctx.job.options.music or (effects.music if effects else None)
+        if choice is None or choice == "none":
+            return None
+        if choice in MUSIC_BEDS:
+            return await asyncio.to_thread(music.write_bed, choice, ctx.workdir / f"music-{choice}.wav")
+        if not await ctx.artifacts.exists(names.music_object(choice)):
+            raise PermanentError(
+                f"the music upload {choice} is gone; upload it again or choose other music for the job"
+            )
+        return await ctx.artifacts.get_file(names.music_object(choice), ctx.workdir / "in" / "music" / choice)
 
     async def _backgrounds(self, ctx: StepContext, painter: Painter, duration: float) -> list[Path]:
         """Uploaded images when the job has them, else as many generated ones as the job asks for;

@@ -13,7 +13,8 @@ from shared.settings import Settings
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    step = RenderStep(FFmpeg(ffmpeg_binary(settings.ffmpeg_path)), settings.font_path)
+    ffmpeg = FFmpeg(ffmpeg_binary(settings.ffmpeg_path), settings.vaapi_device)
+    step = RenderStep(ffmpeg, settings.font_path)
     async with runtime.connected(settings, "render") as bus:
         worker = runtime.step_worker(settings, bus, "render", step, pools=settings.render_pools)
         await worker.run(stop)

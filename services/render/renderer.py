@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from PIL import Image
 
-from services.render import skipframes
-from services.render.ffmpeg import FFmpeg
+from services.render import music, skipframes
+from services.render.ffmpeg import LOUDNESS, Bed, FFmpeg
 from services.render.paint import Painter
 from services.render.pictures import (
     Planes,
@@ -62,6 +62,7 @@ class RenderInputs:
     backgrounds: list[Path]  # pictures of the video's size, as files (read when needed, not held)
     video: VideoPreset
     effects: EffectsPreset | None = None
+    music: Path | None = None  # the music file under the narration (looped), at the effects' level
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,7 @@ class Renderer:
         shares = _Shares(progress)
         audio = workdir / "narration.m4a"
         seconds = plan.total_frames / video.fps
-        audio_task = asyncio.create_task(
-            self._audio(inputs.narration, audio, video.audio_bitrate, seconds, shares)
-        )
+        audio_task = asyncio.create_task(self._audio(inputs, effects, audio, seconds, workdir, shares))
         h264 = workdir / "video.h264"
         try:
             encoder, fallback = await self.ffmpeg.choose_encoder(video.encoder)
@@ -141,14 +140,34 @@ class Renderer:
         pictures = len({shot.picture for shot in timeline})
         return RenderOutput(mp4, thumbnail, srt, vtt, seconds, pictures, encoder, fallback)
 
-    async def _audio(self, wav: Path, out: Path, bitrate: str, seconds: float, shares: _Shares) -> None:
-        """The narration as AAC, normalised to -14 LUFS integrated (EBU R128)."""
-        gain = await self.ffmpeg.loudness_gain(wav)
+    async def _audio(
+        self,
+        inputs: RenderInputs,
+        effects: EffectsPreset,
+        out: Path,
+        seconds: float,
+        workdir: Path,
+        shares: _Shares,
+    ) -> None:
+        """The narration as AAC, normalised to -14 LUFS integrated (EBU R128); with music, over the
+        music (at its level, ducked under speech), the mix normalised."""
+        gain = await self.ffmpeg.loudness_gain(inputs.narration)
+        bed, trim = None, 0.0
+        if inputs.music is not None:
+            level = LOUDNESS["I"] + effects.music_volume_db - await self.ffmpeg.music_loudness(inputs.music)
+            envelope = await asyncio.to_thread(
+                lambda: music.write_envelope(
+                    music.envelope(inputs.cues, seconds, effects.ducking_db), workdir / "ducking.wav"
+                )
+            )
+            bed = Bed(inputs.music, level, envelope, seconds)
+            trim = LOUDNESS["I"] - await self.ffmpeg.loudness(inputs.narration, gain, bed)
 
         async def encoded(written: float) -> None:
             await shares.report("audio", written / max(seconds, 1e-3))
 
-        await self.ffmpeg.run(self.ffmpeg.audio_args(wav, out, bitrate, gain), progress=encoded)
+        args = self.ffmpeg.audio_args(inputs.narration, out, inputs.video.audio_bitrate, gain, bed, trim)
+        await self.ffmpeg.run(args, progress=encoded)
 
     async def _encode(
         self,

@@ -7,8 +7,8 @@ import httpx
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import screenshot
-from tests.conftest import BRIEF, wait_for_state
-from tests.e2e.test_processes import VERY_LONG_BRIEF
+from tests.conftest import BRIEF, tone_wav, wait_for_state
+from tests.e2e.test_processes import LONG_BRIEF, VERY_LONG_BRIEF
 
 
 def card(page: Page, title: str, column: str | None = None):
@@ -126,3 +126,40 @@ async def test_a_batch_file_imports_from_the_board(page: Page, tmp_path):
     bad.write_text("title,brief,language\nOk,Fine.,en-US\nNope,Fine.,xx-XX\n")
     await page.set_input_files("#import-file", str(bad))
     await expect(page.locator(".toast.error")).to_contain_text("row 2: language")
+
+
+async def test_music_is_chosen_or_uploaded_in_the_form_and_shorts_are_in_the_drawer(
+    page: Page, client: httpx.AsyncClient, tmp_path
+):
+    # given the New video form with music uploaded from a file
+    (tmp_path / "my-bed.wav").write_bytes(tone_wav(4.0))
+    await page.click("#new-video")
+    await page.fill("#f-title", "Own music")
+    await page.fill("#f-brief", BRIEF)
+    await page.uncheck("#f-auto")
+    await expect(page.locator("#f-music option")).to_have_count(5)  # recipe's, none, three built in
+    await page.set_input_files("#f-music-file", str(tmp_path / "my-bed.wav"))
+    await expect(page.locator("#f-music option:checked")).to_have_text("my-bed.wav")
+    await page.click("#new-submit")
+    await expect(card(page, "Own music", "A_FAZER")).to_be_visible()
+    # then the job carries the upload's id, and the drawer names it
+    listed = next(j for j in (await client.get("/api/v1/jobs")).json()["items"] if j["title"] == "Own music")
+    music = (await client.get(f"/api/v1/jobs/{listed['id']}")).json()["options"]["music"]
+    assert len(music) == 32
+    await card(page, "Own music").click()
+    await expect(page.locator("#d-panel select[name=music]")).to_have_value(music)
+    await page.click("#d-close")
+    # given a finished job with built-in music and a short
+    body = {
+        "title": "Dark and short",
+        "brief": LONG_BRIEF,
+        "music": "dark",
+        "shorts": 1,
+        "start": "CONCLUIDO",
+    }
+    job = (await client.post("/api/v1/jobs", json=body)).json()
+    assert (await wait_for_state(client, job["id"], ("DONE", "FAILED"), timeout=240))["state"] == "DONE"
+    # then its drawer offers the short for download and names the music
+    await card(page, "Dark and short").click()
+    await expect(page.locator("#d-video a[download='short-1.mp4']")).to_be_visible()
+    await expect(page.locator("#d-panel .facts")).to_contain_text("Dark (built in)")

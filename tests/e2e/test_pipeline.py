@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import numpy as np
+import pytest
 
-from tests.conftest import BRIEF, wait_for_state
+from tests.conftest import BRIEF, tone_wav, wait_for_state
 from tests.e2e.probe import loudness, probe
 from tests.e2e.test_processes import LONG_BRIEF
 
@@ -137,6 +139,30 @@ async def test_uploaded_images_become_the_backgrounds(client: httpx.AsyncClient,
     assert colours == sorted(colours, key=lambda c: c != "red")  # red, then blue, no flicker back
 
 
+async def test_uploaded_music_plays_under_the_narration(client: httpx.AsyncClient, tmp_path: Path):
+    import av
+
+    uploaded = await client.post("/api/v1/uploads", files={"file": ("bed.wav", tone_wav(6.0), "audio/wav")})
+    assert uploaded.status_code == 201, uploaded.text
+    body = {"title": "With music", "brief": BRIEF, "music": uploaded.json()["id"], "start": "CONCLUIDO"}
+    job = await wait_for_state(
+        client, (await client.post("/api/v1/jobs", json=body)).json()["id"], ("DONE", "FAILED")
+    )
+    assert job["state"] == "DONE", job["last_error"]
+    video = await download(
+        client, next(a["url"] for a in job["artifacts"] if a["name"] == "video.mp4"), tmp_path / "v.mp4"
+    )
+    with av.open(str(video)) as container:
+        sound = container.streams.audio[0].codec_context
+        assert (sound.channels, sound.sample_rate) == (2, 48_000)  # narration is mono: this is the mix
+        # the 220 Hz tone is there where the title card fades in and nobody speaks yet: the music
+        samples = np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=1)[0]
+    spectrum = np.abs(np.fft.rfft(samples[: 48_000 * 20]))
+    freqs = np.fft.rfftfreq(min(samples.size, 48_000 * 20), 1 / 48_000)
+    assert freqs[np.argmax(spectrum * (freqs < 400))] == pytest.approx(220, abs=2)
+    assert abs(loudness(video) + 14) <= 1
+
+
 async def test_a_huge_upload_is_refused_with_a_clear_error(client: httpx.AsyncClient):
     huge = b"\x89PNG" + b"\0" * (26 * 1024 * 1024)
     response = await client.post("/api/v1/uploads", files={"file": ("huge.png", huge, "image/png")})
@@ -154,6 +180,8 @@ async def test_the_vertical_short_recipe_renders_9_16(client: httpx.AsyncClient,
     artifacts = {a["name"]: a for a in job["artifacts"]}
     video = probe(await download(client, artifacts["video.mp4"]["url"], tmp_path / "v.mp4"))
     assert (video.width, video.height, video.fps) == (1080, 1920, 30.0)
+    assert job["config"]["effects"]["music"] == "bright"  # the recipe's built-in music, mixed in stereo
+    assert abs(loudness(tmp_path / "v.mp4") + 14) <= 1
     assert (
         artifacts["thumbnail.jpg"]["metadata"]["width"],
         artifacts["thumbnail.jpg"]["metadata"]["height"],

@@ -7,7 +7,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import BRIEF, wait_for_state
+from tests.conftest import BRIEF, tone_wav, wait_for_state
 
 HOSTILE = 'It\'s "50%": a;b,[c]=d {e} \\f %{pts}'
 
@@ -24,6 +24,8 @@ HOSTILE = 'It\'s "50%": a;b,[c]=d {e} \\f %{pts}'
         ({"title": "ok", "brief": BRIEF, "state": "DONE"}, "state", "not a field"),
         ({"title": "ok", "brief": BRIEF, "images": ["../../etc/passwd"]}, "images.0", "should match"),
         ({"brief": BRIEF}, "title", "is required"),
+        ({"title": "ok", "brief": BRIEF, "music": "jazz"}, "music", "calm, bright, dark, none"),
+        ({"title": "ok", "brief": BRIEF, "music": "0" * 32}, "music", "no audio upload with id"),
     ],
 )
 async def test_bad_input_is_a_422_that_names_the_field(
@@ -50,7 +52,40 @@ async def test_an_unknown_image_upload_is_refused(client: httpx.AsyncClient):
 
 async def test_an_upload_that_is_not_an_image_is_refused(client: httpx.AsyncClient):
     response = await client.post("/api/v1/uploads", files={"file": ("x.png", b"not an image at all")})
-    assert response.status_code == 422 and "not a readable image" in response.json()["message"]
+    assert response.status_code == 422 and "neither a readable image nor audio" in response.json()["message"]
+
+
+async def test_music_is_uploaded_checked_and_chosen_by_id(client: httpx.AsyncClient):
+    response = await client.post("/api/v1/uploads", files={"file": ("bed.wav", tone_wav(5.0), "audio/wav")})
+    assert response.status_code == 201, response.text
+    uploaded = response.json()
+    assert (uploaded["kind"], uploaded["duration_s"], uploaded["width"]) == ("audio", 5.0, None)
+    created = await client.post("/api/v1/jobs", json={"title": "ok", "brief": BRIEF, "music": uploaded["id"]})
+    assert created.status_code == 201, created.text
+    job = (await client.get(f"/api/v1/jobs/{created.json()['id']}")).json()
+    assert job["options"]["music"] == uploaded["id"]
+    # music is not an image, nor the other way round
+    as_image = await client.post(
+        "/api/v1/jobs", json={"title": "ok", "brief": BRIEF, "images": [uploaded["id"]]}
+    )
+    assert as_image.status_code == 422 and as_image.json()["field"] == "images"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("quiet.wav", tone_wav(5.0, amplitude=0.0), "silent audio"),
+        ("blip.wav", tone_wav(1.0), "needs at least 3 s"),
+        ("list.m3u8", b"#EXTM3U\n#EXTINF:10,\nhttp://169.254.169.254/latest/meta-data\n", "neither"),
+        ("cut.wav", tone_wav(5.0)[:44] + b"\xff" * 10, "music needs at least 3 s"),
+    ],
+)
+async def test_bad_music_uploads_are_refused_naming_the_fix(
+    client: httpx.AsyncClient, name: str, content: bytes, words: str
+):
+    response = await client.post("/api/v1/uploads", files={"file": (name, content)})
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "file" and words in response.json()["message"], response.json()
 
 
 async def test_hostile_title_is_stored_literally(client: httpx.AsyncClient):

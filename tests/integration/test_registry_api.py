@@ -168,7 +168,15 @@ async def test_a_recipes_effects_preset_is_part_of_the_job_snapshot(client: http
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("transition_s", 99), ("transition_s", -1), ("transition", "wipe"), ("ken_burns", "sometimes")],
+    [
+        ("transition_s", 99),
+        ("transition_s", -1),
+        ("transition", "wipe"),
+        ("ken_burns", "sometimes"),
+        ("music", "/etc/passwd"),
+        ("music", "https://example.com/song.mp3"),
+        ("ducking_db", 6),
+    ],
 )
 async def test_an_effects_preset_with_bad_values_is_refused_naming_the_field(
     client: httpx.AsyncClient, field: str, value: object

@@ -104,3 +104,16 @@ async def test_the_encoder_probe_says_what_this_host_can_use():
     encoder, why = await ffmpeg.choose_encoder("h264_nvenc")  # a GPU host may really have it
     assert (encoder, why) == ("h264_nvenc", None) or (encoder == "libx264" and "not usable" in (why or ""))
     assert (await ffmpeg.choose_encoder("auto"))[0] in ("libx264", *HARDWARE_ENCODERS)
+
+
+async def test_vaapi_uploads_frames_to_its_device_and_a_missing_device_falls_back():
+    ffmpeg = FFmpeg(ffmpeg_binary(), vaapi_device="/dev/dri/renderD999")
+    args = ffmpeg.still_args((64, 64), 30, 30, Path("x.h264"), 20, "veryfast", encoder="h264_vaapi")
+    assert args[args.index("-vaapi_device") + 1] == "/dev/dri/renderD999"
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph.index("format=nv12") < graph.index("tpad") < graph.index("hwupload")
+    assert "-qp" in args and args[args.index("-vcodec") + 1] == "h264_vaapi"
+    encoder, why = await ffmpeg.choose_encoder("h264_vaapi")
+    assert encoder == "libx264" and "/dev/dri/renderD999 does not exist" in (why or "")
+    plain = ffmpeg.still_args((64, 64), 30, 30, Path("x.h264"), 20, "veryfast")
+    assert "-vaapi_device" not in plain and "hwupload" not in " ".join(plain)

@@ -72,7 +72,8 @@ export class Drawer {
     const box = this.root.querySelector("#d-video");
     const video = this.artifact("video.mp4");
     if (!video) { box.replaceChildren(); return; }
-    const links = ["video.mp4", "thumbnail.jpg", "subtitles.srt", "subtitles.vtt"]
+    const shorts = this.job.artifacts.map((a) => a.name).filter((name) => /^short-\d+\.mp4$/.test(name)).sort();
+    const links = ["video.mp4", ...shorts, "thumbnail.jpg", "subtitles.srt", "subtitles.vtt"]
       .map((name) => this.artifact(name))
       .filter(Boolean)
       .map((a) => el("a", { href: a.url, download: a.name, class: "button ghost" }, `${t("download")} ${a.name}`));
@@ -150,6 +151,7 @@ export class Drawer {
       [t("language"), job.language], [t("storyType"), t(job.options.story_type)],
       [t("duration"), t(job.options.duration_preset)], [t("voice"), job.options.voice_preset || t("defaultVoice")],
       [t("visualMode"), t(job.options.visual_mode)], [t("imagesCount"), job.options.images_count],
+      [t("music"), this.musicName(job.options.music ?? (job.config.effects && job.config.effects.music))],
       [t("autoVideo"), job.auto_video ? t("on") : t("off")], [t("created"), when(job.created_at)],
       [t("updated"), when(job.updated_at)],
     ];
@@ -192,6 +194,9 @@ export class Drawer {
         o.voice_presets.map((v) => el("option", { value: v, selected: v === job.options.voice_preset }, v))), "voice_preset"),
       field(t("visualMode"), select("visual_mode", o.visual_modes, job.options.visual_mode), "visual_mode"),
       field(t("imagesCount"), el("input", { name: "images_count", type: "number", min: 1, max: 10, value: job.options.images_count }), "images_count"),
+      field(t("music"), el("select", { name: "music" },
+        ["", "none", ...o.music, ...(job.options.music && !o.music.includes(job.options.music) && job.options.music !== "none" ? [job.options.music] : [])]
+          .map((v) => el("option", { value: v, selected: v === (job.options.music || "") }, v ? this.musicName(v) : t("recipeMusic")))), "music"),
       el("button", { class: "primary", type: "submit" }, t("save")),
     );
     form.addEventListener("submit", async (e) => {
@@ -199,6 +204,7 @@ export class Drawer {
       const data = Object.fromEntries(new FormData(form));
       data.images_count = Number(data.images_count);
       if (!data.voice_preset) delete data.voice_preset;
+      if (!data.music) delete data.music;
       form.querySelectorAll(".error").forEach((p) => { p.textContent = ""; });
       try {
         await api(`/api/v1/jobs/${job.id}`, { method: "PATCH", json: data });
@@ -212,6 +218,11 @@ export class Drawer {
       }
     });
     return form;
+  }
+
+  musicName(music) {
+    if (!music || music === "none") return t("noMusic");
+    return this.options().music.includes(music) ? t(`music_${music}`) : t("uploadedMusic", { id: music.slice(0, 8) });
   }
 
   async tab_outline() {

@@ -10,12 +10,14 @@ export class NewVideo {
     this.reloadOptions = reloadOptions;
     this.toast = toast;
     this.uploads = [];
+    this.music = []; // audio uploaded in this form: [id, filename]
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.submit(); });
     dialog.querySelector("#new-cancel").addEventListener("click", () => dialog.close());
     dialog.querySelector("#save-template").addEventListener("click", () => this.saveTemplate());
     this.form.elements.template.addEventListener("change", () => this.applyTemplate());
     this.form.elements.visual_mode.addEventListener("change", () => this.toggleUploads());
     dialog.querySelector("#f-images").addEventListener("change", (e) => this.upload(e.target.files));
+    dialog.querySelector("#f-music-file").addEventListener("change", (e) => this.uploadMusic(e.target.files[0]));
   }
 
   fill() {
@@ -31,11 +33,13 @@ export class NewVideo {
     choices(f.duration_preset, o.duration_presets.map((v) => [v]));
     choices(f.voice_preset, [["", t("defaultVoice")], ...o.voice_presets.map((v) => [v, v])]);
     choices(f.visual_mode, o.visual_modes.map((v) => [v]));
+    choices(f.music, [["", t("recipeMusic")], ["none", t("noMusic")], ...o.music.map((v) => [v, t(`music_${v}`)]), ...this.music]);
   }
 
   open() {
     this.form.reset();
     this.uploads = [];
+    this.music = [];
     this.dialog.querySelector("#f-previews").replaceChildren();
     this.fill();
     this.form.elements.duration_preset.value = "medium";
@@ -54,6 +58,11 @@ export class NewVideo {
       if (template[name] != null) this.form.elements[name].value = template[name];
     }
     this.form.elements.voice_preset.value = template.voice_preset || "";
+    if (template.music && !this.options().music.includes(template.music) && template.music !== "none") {
+      this.music.push([template.music, t("uploadedMusic", { id: template.music.slice(0, 8) })]); // an uploaded track the template keeps
+      this.fill();
+    }
+    this.form.elements.music.value = template.music || "";
     if (template.auto_video != null) this.form.elements.auto_video.checked = template.auto_video;
     this.toggleUploads();
   }
@@ -77,6 +86,25 @@ export class NewVideo {
     }
   }
 
+  async uploadMusic(file) {
+    if (!file) return;
+    const form = new FormData();
+    form.append("file", file);
+    try {
+      const uploaded = await api("/api/v1/uploads", { method: "POST", form });
+      if (uploaded.kind !== "audio") {
+        this.showErrors({ field: "music", message: t("notAudio") });
+        return;
+      }
+      this.music.push([uploaded.id, file.name]);
+      this.fill();
+      this.form.elements.music.value = uploaded.id;
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      this.showErrors({ ...error, field: "music" });
+    }
+  }
+
   values() {
     const f = this.form.elements;
     const body = {
@@ -91,6 +119,7 @@ export class NewVideo {
       auto_video: f.auto_video.checked,
     };
     if (f.voice_preset.value) body.voice_preset = f.voice_preset.value;
+    if (f.music.value) body.music = f.music.value;
     if (this.uploads.length) body.images = this.uploads;
     return body;
   }
