@@ -137,6 +137,10 @@ class VideoPreset(_Item):
         description="the render pool (work.render.<pool>), or any",
     )
     title_card_s: float = Field(default=3.0, ge=0.5, le=15.0)
+    # after the narration: the title (or `end_card_text`) over the last picture, with the music
+    # fading out; room for a platform's end-screen elements (YouTube's need 5-20 s)
+    end_card_s: float = Field(default=0.0, ge=0, le=20.0, description="seconds; 0: no end card")
+    end_card_text: str = Field(default="", max_length=120, description="empty: the video's title")
     # "lines": a sentence at a time at the bottom; "words": a few large words at a time, the spoken
     # one picked out, in the middle of the frame (vertical video: clear of the platform's buttons)
     captions: Literal["lines", "words"] = "lines"

@@ -181,11 +181,21 @@ class FFmpeg:
         return "libx264", reason
 
     @staticmethod
-    def _voice(wav: Path, gain_db: float | None, bed: Bed | None = None, trim_db: float = 0.0) -> Stream:
+    def _voice(
+        wav: Path,
+        gain_db: float | None,
+        bed: Bed | None = None,
+        trim_db: float = 0.0,
+        seconds: float | None = None,
+    ) -> Stream:
         """The narration, gently compressed (voice-over practice) and raised by `gain_db`; with a `bed`,
         over its music; then moved by `trim_db` and limited so that peaks stay under -1 dBFS.
-        `gain_db` None: the narration as it is."""
+        It lasts `seconds` (or the bed's), silence after the voice (an end card). `gain_db` None:
+        the narration as it is."""
         sound = ffmpeg.input(str(wav))
+        seconds = bed.seconds if bed is not None else seconds
+        if seconds is not None:
+            sound = sound.filter("apad", whole_dur=f"{seconds:.3f}")
         if gain_db is None:
             return sound
         sound = sound.filter("acompressor", threshold=0.1, ratio=3, attack=5, release=150).filter(
@@ -242,10 +252,11 @@ class FFmpeg:
         gain_db: float | None = None,
         bed: Bed | None = None,
         trim_db: float = 0.0,
+        seconds: float | None = None,
     ) -> list[str]:
         """AAC; with `gain_db` (from `loudness_gain`), normalised to -14 LUFS; with a `bed`, over music
-        (and `trim_db` brings the mix back to -14 LUFS)."""
-        sound = self._voice(wav, gain_db, bed, trim_db)
+        (and `trim_db` brings the mix back to -14 LUFS); `seconds` long when given."""
+        sound = self._voice(wav, gain_db, bed, trim_db, seconds)
         if bed is not None:  # music is stereo and wants the full band
             stream = ffmpeg.output(
                 sound,

@@ -73,7 +73,14 @@ class RenderStep:
         large word-by-word captions; each is its own artifact (`short-<n>.mp4`)."""
         video = inputs.video
         vertical = video.model_copy(
-            update={"width": 1080, "height": 1920, "captions": "words", "title_card_s": 2.0}
+            # no end card: a short loops on the platforms, and one would stop it
+            update={
+                "width": 1080,
+                "height": 1920,
+                "captions": "words",
+                "title_card_s": 2.0,
+                "end_card_s": 0.0,
+            }
         )
         painter = Painter(vertical.width, vertical.height, self.font_path)
         stretches = shorts.choose(inputs.cues, ctx.job.options.shorts)

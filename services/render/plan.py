@@ -4,7 +4,8 @@ The video is a run of still segments, each (frames, background, caption). The ti
 the spoken title; backgrounds change on sentence boundaries, evenly spread; captions follow the
 cues, split by word timings into readable chunks ("lines"), or, for vertical video, shown a few
 large words at a time with the word being spoken picked out ("words"). Frame counts add up
-exactly to the narration's length, so the video and the audio end together.
+exactly to the narration's length, so the video and the audio end together; an end card, when
+the preset asks for one, follows (and the audio is padded to it).
 
 `shots` turns the timeline into what is encoded: one picture per shot, followed by frames that
 repeat it or, under a Ken Burns push-in, move it; a fade between backgrounds is a run of
@@ -21,6 +22,7 @@ from typing import Literal
 from shared.cues import Cue, Cues
 
 TITLE_CARD = -1
+END_CARD = -2  # after the narration: the title again over the last background, for end-screen elements
 MAX_CAPTION_WORDS = 12
 MAX_BIG_WORDS = 3  # "words" captions: at most this many words on screen
 CaptionStyle = Literal["lines", "words"]
@@ -38,7 +40,7 @@ class Caption:
 @dataclass(frozen=True)
 class Segment:
     frames: int
-    background: int  # index into the backgrounds, or TITLE_CARD
+    background: int  # index into the backgrounds, or TITLE_CARD / END_CARD
     caption: str | None
     highlight: int = -1
 
@@ -53,6 +55,7 @@ class RenderPlan:
     total_frames: int
     segments: tuple[Segment, ...]
     spans: tuple[tuple[int, int], ...] = ()  # each background's first frame and end (exclusive)
+    end_card: int = 0  # frames of the end card, the plan's last
 
     def stills(self) -> list[Still]:
         """The distinct pictures to paint, in order of first appearance."""
@@ -156,8 +159,14 @@ def _background_starts(cues: Cues, fps: int, begin: int, total: int, count: int)
 
 
 def plan_render(
-    cues: Cues, fps: int, backgrounds: int, title_card_s: float, style: CaptionStyle = "lines"
+    cues: Cues,
+    fps: int,
+    backgrounds: int,
+    title_card_s: float,
+    style: CaptionStyle = "lines",
+    end_card: int = 0,
 ) -> RenderPlan:
+    """The timeline; with `end_card` frames, an end card follows the narration."""
     total = max(1, round(cues.duration * fps))
     first = cues.cues[0] if cues.cues else None
     title_end = round(first.end * fps) if first and first.section == 0 else round(title_card_s * fps)
@@ -184,7 +193,11 @@ def plan_render(
             segments[-1] = Segment(segments[-1].frames + right - left, *key)
         else:
             segments.append(Segment(right - left, *key))
-    return RenderPlan(fps=fps, total_frames=total, segments=tuple(segments), spans=spans)
+    if end_card > 0:
+        segments.append(Segment(end_card, END_CARD, None))
+    return RenderPlan(
+        fps=fps, total_frames=total + end_card, segments=tuple(segments), spans=spans, end_card=end_card
+    )
 
 
 def shots(plan: RenderPlan, ken_burns: bool = False, fade: int = 0, refresh: int = 15) -> list[Shot]:
@@ -201,12 +214,13 @@ def shots(plan: RenderPlan, ken_burns: bool = False, fade: int = 0, refresh: int
 
     def view(segment: int, frame: int) -> View:
         still = plan.segments[segment].still
-        if not ken_burns or still[0] == TITLE_CARD:
+        if not ken_burns or still[0] < 0:  # the cards stay still
             return View(still)
         return View(still, max(0, frame - spans[still[0]][0]))
 
     fading: dict[int, tuple[int, int, float]] = {}  # frame -> (segment before, segment after, mix)
-    edges = [0, *(start for start, _ in plan.spans), plan.total_frames]
+    ends = [plan.total_frames - plan.end_card, plan.total_frames] if plan.end_card else [plan.total_frames]
+    edges = [0, *(start for start, _ in plan.spans), *ends]
     for before, change, after in zip(edges, edges[1:], edges[2:], strict=False):
         length = min(fade, (change - before) // 2, (after - change) // 2)
         first = change - length // 2
@@ -223,7 +237,7 @@ def shots(plan: RenderPlan, ken_burns: bool = False, fade: int = 0, refresh: int
                 frame += 1
                 continue
             run = end - frame
-            if ken_burns and segment.background != TITLE_CARD:
+            if ken_burns and segment.background >= 0:
                 run = min(run, refresh)
             run = next((f - frame for f in range(frame, frame + run) if f in fading), run)
             out.append(Shot(view(n, frame), run, moving=view(n, frame).at >= 0))

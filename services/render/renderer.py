@@ -38,7 +38,7 @@ from services.render.pictures import (
     planes_of,
     zoomed,
 )
-from services.render.plan import TITLE_CARD, RenderPlan, Shot, View, plan_render, shots
+from services.render.plan import END_CARD, TITLE_CARD, RenderPlan, Shot, View, plan_render, shots
 from shared.config import EffectsPreset, VideoPreset
 from shared.cues import Cues
 from shared.errors import PermanentError
@@ -98,7 +98,12 @@ class Renderer:
         video = inputs.video
         effects = inputs.effects or EffectsPreset(slug="none")
         plan = plan_render(
-            inputs.cues, video.fps, len(inputs.backgrounds), video.title_card_s, video.captions
+            inputs.cues,
+            video.fps,
+            len(inputs.backgrounds),
+            video.title_card_s,
+            video.captions,
+            round(video.end_card_s * video.fps),
         )
         fade = round(effects.transition_s * video.fps) if effects.transition == "fade" else 0
         timeline = shots(plan, effects.ken_burns, fade, max(1, round(self.refresh_s * video.fps)))
@@ -166,7 +171,9 @@ class Renderer:
         async def encoded(written: float) -> None:
             await shares.report("audio", written / max(seconds, 1e-3))
 
-        args = self.ffmpeg.audio_args(inputs.narration, out, inputs.video.audio_bitrate, gain, bed, trim)
+        args = self.ffmpeg.audio_args(
+            inputs.narration, out, inputs.video.audio_bitrate, gain, bed, trim, seconds=seconds
+        )
         await self.ffmpeg.run(args, progress=encoded)
 
     async def _encode(
@@ -202,10 +209,17 @@ class Renderer:
                 for n, (start, end) in enumerate(plan.spans)
             }
         card = await asyncio.to_thread(self.painter.title_card, background_of(0), inputs.title)
+        end_card = None
+        if plan.end_card:
+            last = background_of(len(inputs.backgrounds) - 1)
+            end_card = await asyncio.to_thread(
+                self.painter.title_card, last, video.end_card_text or inputs.title
+            )
 
         def still(view: View) -> Image.Image:
             background, caption, highlight = view.still
-            picture = card if background == TITLE_CARD else background_of(background)
+            cards = {TITLE_CARD: card, END_CARD: end_card}
+            picture = cards.get(background) or background_of(background)
             return self.painter.captioned(picture, caption, highlight, video.captions)
 
         def shown(view: View) -> Planes:

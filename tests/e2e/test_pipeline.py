@@ -188,6 +188,24 @@ async def test_the_vertical_short_recipe_renders_9_16(client: httpx.AsyncClient,
     ) == (720, 1280)
 
 
+async def test_the_documentary_recipe_has_push_ins_music_and_an_end_card(
+    client: httpx.AsyncClient, tmp_path: Path
+):
+    body = {"title": "A slow look", "brief": BRIEF, "recipe": "documentary", "start": "CONCLUIDO"}
+    job = await wait_for_state(
+        client, (await client.post("/api/v1/jobs", json=body)).json()["id"], ("DONE", "FAILED")
+    )
+    assert job["state"] == "DONE", job["last_error"]
+    artifacts = {a["name"]: a for a in job["artifacts"]}
+    narration_s = artifacts["cues.json"]["metadata"]["duration_s"]
+    video = probe(await download(client, artifacts["video.mp4"]["url"], tmp_path / "v.mp4"))
+    assert (video.width, video.height) == (1920, 1080)
+    assert abs(video.video_s - (narration_s + 8)) <= 0.25  # the narration, then the end card
+    assert abs(video.audio_s - video.video_s) <= 0.1  # the sound lasts to the end
+    assert artifacts["video.mp4"]["metadata"]["encoder"] == "libx264"
+    assert abs(loudness(tmp_path / "v.mp4") + 14) <= 1
+
+
 async def test_an_uploaded_image_is_served_with_its_type(client: httpx.AsyncClient):
     uploaded = (
         await client.post(

@@ -1,8 +1,10 @@
 """Music under the narration, rendered for real: looped, faded in, ducked under speech by the
-preset's depth and back up in a pause, and the mix at -14 LUFS in stereo."""
+preset's depth and back up in a pause, and the mix at -14 LUFS in stereo; and an end card after
+the narration, with the music playing on and fading out."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import wave
@@ -149,3 +151,30 @@ async def test_a_built_in_bed_is_a_seamless_loop_at_a_measurable_level(tmp_path:
         biggest_step = np.abs(np.diff(samples, axis=0)).max()
         assert np.abs(samples[0] - samples[-1]).max() <= biggest_step  # no click where it repeats
         assert -24 < await ffmpeg.music_loudness(path) < -10
+
+
+async def test_an_end_card_follows_the_narration_with_the_music_fading_out(tmp_path: Path):
+    rate = 48_000
+    t = np.arange(rate * 5) / rate
+    tone = 0.4 * np.sin(2 * np.pi * MUSIC_HZ * t)
+    music = _wav(tmp_path / "music.wav", rate, 2, np.stack([tone, tone], 1))
+    inputs = _inputs(tmp_path, EffectsPreset(slug="music"), music)
+    video = VIDEO.model_copy(update={"end_card_s": 3.0, "end_card_text": "Thanks for watching"})
+    inputs = dataclasses.replace(inputs, video=video)
+    (tmp_path / "out").mkdir()
+    painter = Painter(320, 180)
+    out = await Renderer(FFmpeg(ffmpeg_binary()), painter).render(inputs, tmp_path / "out", _quiet)
+
+    facts = probe(out.video)
+    assert facts.frames == 15 * 30 and abs(facts.audio_s - 15.0) < 0.1, facts  # 12 s + 3 s
+    with av.open(str(out.video)) as container:
+        last = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)][-1]
+        container.seek(0)
+        samples = np.concatenate([frame.to_ndarray() for frame in container.decode(audio=0)], axis=1)
+    with Image.open(tmp_path / "0.ppm") as background:
+        expected = np.asarray(painter.title_card(background.convert("RGB"), "Thanks for watching"))
+    assert np.abs(last.astype(int) - expected.astype(int)).mean() < 4  # the end card, not the picture
+    free = _level(samples, rate, MUSIC_HZ, 5.5, 7.3)
+    assert _level(samples, rate, MUSIC_HZ, 12.0, 12.4) > free - 6  # the music plays on under the card
+    assert _level(samples, rate, MUSIC_HZ, 14.8, 15.0) < free - 15  # and has faded out by its end
+    assert _level(samples, rate, VOICE_HZ, 12.5, 14.5) < -60  # the voice has finished

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.render.plan import TITLE_CARD, plan_render, shots
+from services.render.plan import END_CARD, TITLE_CARD, Segment, plan_render, shots
 from shared.cues import Cue, Cues, Word
 
 
@@ -147,3 +147,19 @@ def test_fades_blend_the_two_backgrounds_across_each_change():
         if shot.under is not None and shot.under.still[0] == 0:
             assert change - 5 <= frame < change + 5
         frame += shot.frames
+
+
+def test_an_end_card_follows_the_narration_still_and_faded_into():
+    plan = plan_render(NARRATION, 30, 2, 2.0, end_card=8 * 30)
+    narration = round(9.9 * 30)
+    assert plan.total_frames == narration + 240 == sum(s.frames for s in plan.segments)
+    assert plan.segments[-1] == Segment(240, END_CARD, None)  # no caption on it
+    assert plan.spans[-1][1] == narration  # the last picture's span ends with the narration
+    timeline = shots(plan, ken_burns=True, fade=10, refresh=15)
+    assert sum(s.frames for s in timeline) == plan.total_frames
+    cards = [s for s in timeline if s.view.still[0] == END_CARD]
+    assert not any(s.moving for s in cards)  # the card does not push in
+    fading_in = [s for s in cards if s.under is not None]
+    assert len(fading_in) == 10 and fading_in[0].under.still[0] == 1  # from the last picture
+    assert cards[-1].under is None and cards[-1].frames > 200  # then it holds
+    assert plan_render(NARRATION, 30, 2, 2.0).total_frames == narration  # none unless asked
