@@ -18,12 +18,17 @@ from fractions import Fraction
 
 import av
 from av.video.codeccontext import VideoCodecContext
+from av.video.frame import PictureType
 from PIL import Image
 
 from services.render.ffmpeg import BT709, SKIPPABLE_X264, buffer_for
 from shared.config import VideoPreset
 
-STILL_PARAMS = f"keyint=1:{SKIPPABLE_X264}:repeat-headers=1:rc-lookahead=0:mbtree=0:sync-lookahead=0"
+# Every picture is made an IDR by asking for it (`StillEncoder`), not by `keyint=1`: an intra-only
+# stream's SPS says it keeps no reference frame (max_num_ref_frames 0), which the skip and motion
+# frames that follow each picture would contradict. Decoders built on FFmpeg forgive that; a strict
+# one (hardware, or a conformance checker) need not.
+STILL_PARAMS = f"keyint=infinite:{SKIPPABLE_X264}:repeat-headers=1:rc-lookahead=0:mbtree=0:sync-lookahead=0"
 
 
 M_MMAP_THRESHOLD = -3
@@ -62,6 +67,7 @@ def x264_context(
         options["tune"] = tune
     if video.bitrate:
         options |= {"maxrate": video.bitrate, "bufsize": buffer_for(video.bitrate)}
+    options["forced-idr"] = "1"  # a frame asked to be a key frame is an IDR
     context.options = options
     context.open()
     return context
@@ -145,6 +151,7 @@ class StillEncoder:
         frame = (
             planes_frame(image, self._count) if isinstance(image, tuple) else video_frame(image, self._count)
         )
+        frame.pict_type = PictureType.I
         packets = self._context.encode(frame)
         self._count += 1
         return [(self._waiting.popleft(), bytes(packet)) for packet in packets]

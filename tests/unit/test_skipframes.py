@@ -52,3 +52,29 @@ def test_round_trips_of_the_bit_level_parts():
     assert skipframes.escape(b"\x00\x00\x01") == b"\x00\x00\x03\x01"
     with pytest.raises(skipframes.Unsupported):
         skipframes.parameters(b"\x00\x00\x00\x01\x65\x88")  # an IDR with no SPS or PPS before it
+
+
+def test_the_stream_declares_the_reference_its_skip_frames_use(tmp_path: Path):
+    """Every picture is an IDR, and its SPS keeps one reference frame: the skip frames after it
+    predict from it, so an SPS saying "no reference frames" (an intra-only stream's) would be a lie
+    that strict decoders refuse."""
+    painter = Painter(320, 180)
+    encoder = StillEncoder(VideoPreset(slug="t", width=320, height=180), threads=2)
+    pieces = []
+    for n in range(3):
+        pieces += encoder.encode(n, painter.generated("refs", n))
+    pieces += encoder.finish()
+    stream = b"".join(skipframes.repeated(data, 5) for _, data in pieces)
+    (tmp_path / "s.h264").write_bytes(stream)
+    headers = ["-c", "copy", "-bsf:v", "trace_headers", "-f", "null", "-"]
+    trace = subprocess.run(
+        [ffmpeg_binary(), "-hide_banner", "-i", str(tmp_path / "s.h264"), *headers],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
+    refs = [line.rsplit("=", 1)[1].strip() for line in trace.splitlines() if "max_num_ref_frames" in line]
+    assert len(refs) >= 3 and set(refs) == {"1"}, refs  # an SPS a picture (repeat-headers), each with one
+    kinds = [line.rsplit("=", 1)[1].strip() for line in trace.splitlines() if " nal_unit_type " in line]
+    # the pictures are IDRs (a slice per thread), and the only other slices are the skip frames
+    assert kinds.count("5") >= 3 and kinds.count("1") == 3 * 4 and set(kinds) <= {"1", "5", "6", "7", "8"}
