@@ -28,7 +28,9 @@ UPLOAD_MAX_PIXELS = 50_000_000
 AUDIO_SECONDS = (3.0, 3600.0)
 # containers an audio upload may be in; anything else (a playlist that names URLs, say) is refused
 AUDIO_FORMATS = {"mp3", "mov,mp4,m4a,3gp,3g2,mj2", "wav", "ogg", "flac", "matroska,webm", "aac"}
-FILE_HINT = "upload a JPEG, PNG or WebP image, or MP3, M4A, WAV, OGG or FLAC audio"
+VIDEO_FORMATS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
+CLIP_SECONDS = (1.0, 600.0)
+FILE_HINT = "upload a JPEG, PNG or WebP image, an MP4, MOV or WebM clip, or MP3, M4A, WAV, OGG or FLAC audio"
 
 
 def _inspect_image(path: Path) -> tuple[int, int] | None:
@@ -46,29 +48,66 @@ def _inspect_image(path: Path) -> tuple[int, int] | None:
     return width, height
 
 
-def _inspect_audio(path: Path) -> float | None:
-    """The audio's length in seconds, decoded whole (so a render never meets a broken file);
-    None when it is not audio at all."""
+def _inspect_media(path: Path) -> tuple[str, float, tuple[int, int] | None] | None:
+    """A clip ("video", its length and size: its pictures matter, not its sound), or audio
+    ("audio", its length); None when it is neither."""
     try:  # local files only: a container must not make FFmpeg open anything else
         container = av.open(str(path), options={"protocol_whitelist": "file"})
     except av.FFmpegError:
         return None
     with container:
+        moving = [  # an MP3's cover art is a picture, not a clip
+            s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+        ]
+        if moving and container.format.name in VIDEO_FORMATS:
+            seconds, size = _inspect_clip(container, moving[0])
+            return "video", seconds, size
         if container.format.name not in AUDIO_FORMATS or not container.streams.audio:
             return None
-        seconds, peak = 0.0, 0.0
-        as_float = av.AudioResampler(format="flt")  # whatever the sample format, peaks in [-1, 1]
-        try:
-            for frame in container.decode(audio=0):
-                seconds += frame.samples / (frame.sample_rate or 1)
-                for floats in as_float.resample(frame):
-                    peak = max(peak, float(np.abs(floats.to_ndarray()).max(initial=0)))
-                if seconds > AUDIO_SECONDS[1]:
-                    raise InvalidInput("file", f"is longer than {AUDIO_SECONDS[1] / 60:.0f} minutes; trim it")
-        except av.FFmpegError as err:
-            raise InvalidInput(
-                "file", f"is audio that cannot be decoded to its end ({err}); {FILE_HINT}"
-            ) from err
+        return "audio", _inspect_audio(container), None
+
+
+def _inspect_clip(
+    container: av.container.InputContainer, stream: av.VideoStream
+) -> tuple[float, tuple[int, int]]:
+    """A clip's length and size; its first pictures are decoded, so that a render can show it."""
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    else:
+        seconds = (container.duration or 0) / 1e6
+    low, high = CLIP_SECONDS
+    if not low <= seconds <= high:
+        raise InvalidInput(
+            "file",
+            f"is a {seconds:.1f} s clip; a background clip lasts {low:.0f} s to {high / 60:.0f} minutes",
+        )
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > UPLOAD_MAX_PIXELS or min(width, height) < 16:
+        raise InvalidInput("file", f"is a {width}x{height} clip; use one between 16x16 and 8K")
+    try:
+        pictures = sum(1 for _, _ in zip(range(3), container.decode(stream), strict=False))
+    except av.FFmpegError as err:
+        raise InvalidInput("file", f"is a clip that cannot be decoded ({err}); {FILE_HINT}") from err
+    if not pictures:
+        raise InvalidInput("file", "is a clip without pictures; upload another one")
+    return seconds, (width, height)
+
+
+def _inspect_audio(container: av.container.InputContainer) -> float:
+    """The audio's length in seconds, decoded whole (so that a render never meets a broken file)."""
+    seconds, peak = 0.0, 0.0
+    as_float = av.AudioResampler(format="flt")  # whatever the sample format, peaks in [-1, 1]
+    try:
+        for frame in container.decode(audio=0):
+            seconds += frame.samples / (frame.sample_rate or 1)
+            for floats in as_float.resample(frame):
+                peak = max(peak, float(np.abs(floats.to_ndarray()).max(initial=0)))
+            if seconds > AUDIO_SECONDS[1]:
+                raise InvalidInput("file", f"is longer than {AUDIO_SECONDS[1] / 60:.0f} minutes; trim it")
+    except av.FFmpegError as err:
+        raise InvalidInput(
+            "file", f"is audio that cannot be decoded to its end ({err}); {FILE_HINT}"
+        ) from err
     if seconds < AUDIO_SECONDS[0]:
         raise InvalidInput(
             "file", f"is {seconds:.1f} s of audio; music needs at least {AUDIO_SECONDS[0]:.0f} s"
@@ -104,9 +143,21 @@ async def upload(file: UploadFile, ctx: Ctx) -> UploadOut:
             return UploadOut(
                 id=upload_id, kind="image", filename=name, width=image[0], height=image[1], size_bytes=size
             )
-        seconds = await asyncio.to_thread(_inspect_audio, path)
-        if seconds is None:
-            raise InvalidInput("file", f"is neither a readable image nor audio; {FILE_HINT}")
+        media = await asyncio.to_thread(_inspect_media, path)
+        if media is None:
+            raise InvalidInput("file", f"is neither a readable image, clip nor audio; {FILE_HINT}")
+        kind, seconds, frame = media
+        if kind == "video" and frame is not None:  # a clip: a background, like an image
+            await ctx.artifacts.put_file(names.upload_object(upload_id), path)
+            return UploadOut(
+                id=upload_id,
+                kind="video",
+                filename=name,
+                width=frame[0],
+                height=frame[1],
+                duration_s=round(seconds, 3),
+                size_bytes=size,
+            )
         await ctx.artifacts.put_file(names.music_object(upload_id), path)
         return UploadOut(
             id=upload_id, kind="audio", filename=name, duration_s=round(seconds, 3), size_bytes=size
@@ -117,13 +168,21 @@ async def upload(file: UploadFile, ctx: Ctx) -> UploadOut:
 async def get_upload(
     upload_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")], ctx: Ctx
 ) -> FileResponse:
-    """An uploaded image, as the job drawer's Images tab shows it."""
+    """An uploaded image or clip, as the job drawer's Images tab shows it."""
     cached = ctx.cache_dir / f"upload-{upload_id}"
     if not cached.exists():
         await ctx.artifacts.get_file(names.upload_object(upload_id), cached)
-    with Image.open(cached) as image:  # checked to be an image when it was uploaded
-        media_type = image.get_format_mimetype() or "application/octet-stream"
+    try:
+        with Image.open(cached) as image:  # checked to be an image or a clip when it was uploaded
+            media_type = image.get_format_mimetype() or "application/octet-stream"
+    except UnidentifiedImageError:
+        media_type = await asyncio.to_thread(_clip_type, cached)
     return FileResponse(cached, media_type=media_type)
+
+
+def _clip_type(path: Path) -> str:
+    with av.open(str(path), options={"protocol_whitelist": "file"}) as container:
+        return "video/webm" if container.format.name.startswith("matroska") else "video/mp4"
 
 
 @router.get("/jobs/{job_id}/artifacts/{name}", responses={404: {"model": ErrorOut}})

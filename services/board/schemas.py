@@ -66,7 +66,7 @@ class JobFields(BaseModel):
         default=None, description="vertical shorts to cut from the video (0-5)"
     )
     images: list[UploadId] | None = Field(
-        default=None, max_length=10, description="ids from POST /api/v1/uploads"
+        default=None, max_length=10, description="backgrounds: image or clip ids from POST /api/v1/uploads"
     )
     music: str | None = Field(
         default=None,
@@ -225,9 +225,11 @@ class JobList(BaseModel):
 
 class UploadOut(BaseModel):
     id: str
-    kind: Literal["image", "audio"] = Field(description="an image for `images`, audio for `music`")
+    kind: Literal["image", "video", "audio"] = Field(
+        description="an image or a clip for `images` (backgrounds), audio for `music`"
+    )
     filename: str
     width: int | None = None
     height: int | None = None
-    duration_s: float | None = Field(default=None, description="audio only")
+    duration_s: float | None = Field(default=None, description="clips and audio")
     size_bytes: int

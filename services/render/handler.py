@@ -8,7 +8,8 @@ import math
 import time
 from pathlib import Path
 
-from PIL import Image
+import av
+from PIL import Image, UnidentifiedImageError
 from pydantic import ValidationError
 
 from services.render import music, shorts
@@ -40,14 +41,16 @@ class RenderStep:
         except ValidationError as err:
             raise PermanentError("the script or cue file is not valid; retry the narration step") from err
         painter = Painter(video.width, video.height, self.font_path)
+        backgrounds, clips = await self._backgrounds(ctx, painter, cues.duration)
         inputs = RenderInputs(
             title=ctx.job.title,
             cues=cues,
             narration=await ctx.fetch("narration.wav"),
-            backgrounds=await self._backgrounds(ctx, painter, cues.duration),
+            backgrounds=backgrounds,
             video=video,
             effects=ctx.job.config.effects,
             music=await self._music(ctx),
+            clips=clips,
         )
         out = await Renderer(self.ffmpeg, painter, self.parallel).render(inputs, ctx.workdir, ctx.progress)
         await ctx.progress(92, "saving the video")
@@ -108,7 +111,14 @@ class RenderStep:
                 for k, path in enumerate(inputs.backgrounds)
             ]
             short = RenderInputs(
-                inputs.title, cues, folder / "n.wav", backgrounds, vertical, inputs.effects, inputs.music
+                inputs.title,
+                cues,
+                folder / "n.wav",
+                backgrounds,
+                vertical,
+                inputs.effects,
+                inputs.music,
+                inputs.clips,
             )
             out = await renderer.render(short, folder, logged_only)
             meta = _described(out, vertical) | {
@@ -142,9 +152,13 @@ class RenderStep:
             )
         return await ctx.artifacts.get_file(names.music_object(choice), ctx.workdir / "in" / "music" / choice)
 
-    async def _backgrounds(self, ctx: StepContext, painter: Painter, duration: float) -> list[Path]:
-        """Uploaded images when the job has them, else as many generated ones as the job asks for;
-        fitted to the video's size and kept as files (PPM: nothing to compress or decompress)."""
+    async def _backgrounds(
+        self, ctx: StepContext, painter: Painter, duration: float
+    ) -> tuple[list[Path], dict[int, Path]]:
+        """Uploaded images and clips when the job has them, else as many generated images as the job
+        asks for; fitted to the video's size and kept as files (PPM: nothing to compress or
+        decompress). A clip is kept as it is (with its first frame as the picture cards are made
+        from), and returned apart: background index -> clip."""
         folder = ctx.workdir / "backgrounds"
         folder.mkdir(exist_ok=True)
 
@@ -156,18 +170,31 @@ class RenderStep:
         def uploaded(path: Path, n: int) -> Path:
             return keep(painter.fitted(path), n)
 
+        def poster(path: Path, n: int) -> Path:
+            try:
+                with av.open(str(path), options={"protocol_whitelist": "file"}) as container:
+                    first = next(container.decode(video=0)).to_image()
+            except (av.FFmpegError, StopIteration) as err:
+                raise PermanentError(f"uploaded background {n + 1} is neither a picture nor a clip") from err
+            return keep(painter.fitted_image(first), n)
+
         def generated(n: int) -> Path:
             return keep(painter.generated(ctx.job.title, n), n)
 
-        out = []
+        out: list[Path] = []
+        clips: dict[int, Path] = {}
         if ctx.job.images:
             for n, upload in enumerate(ctx.job.images):
                 dest = ctx.workdir / "in" / "uploads" / upload
                 path = await ctx.artifacts.get_file(names.upload_object(upload), dest)
-                out.append(await asyncio.to_thread(uploaded, path, n))
-            return out
+                try:
+                    out.append(await asyncio.to_thread(uploaded, path, n))
+                except UnidentifiedImageError:  # checked when it was uploaded: a video clip
+                    out.append(await asyncio.to_thread(poster, path, n))
+                    clips[n] = path
+            return out, clips
         count = min(ctx.job.options.images_count, max(1, math.ceil(duration / 3)))  # never flash by
-        return [await asyncio.to_thread(generated, n) for n in range(count)]
+        return [await asyncio.to_thread(generated, n) for n in range(count)], clips
 
 
 def _described(out: RenderOutput, video: VideoPreset) -> dict[str, str | float]:

@@ -62,7 +62,11 @@ class Painter:
     def fitted(self, path: Path) -> Image.Image:
         with Image.open(path) as image:
             upright = ImageOps.exif_transpose(image).convert("RGB")
-        return ImageOps.fit(upright, self.size, Image.Resampling.LANCZOS)
+        return self.fitted_image(upright)
+
+    def fitted_image(self, image: Image.Image) -> Image.Image:
+        """The picture cropped from its middle and scaled to fill the frame."""
+        return ImageOps.fit(image.convert("RGB"), self.size, Image.Resampling.LANCZOS)
 
     def _wrap(self, text: str, font: ImageFont.FreeTypeFont, width: int, max_lines: int) -> list[str]:
         lines: list[str] = []

@@ -14,7 +14,9 @@ import ctypes
 import ctypes.util
 import functools
 from collections import deque
+from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import av
 from av.video.codeccontext import VideoCodecContext
@@ -23,6 +25,7 @@ from PIL import Image
 
 from services.render.ffmpeg import BT709, SKIPPABLE_X264, buffer_for
 from shared.config import VideoPreset
+from shared.errors import PermanentError
 
 # Every picture is made an IDR by asking for it (`StillEncoder`), not by `keyint=1`: an intra-only
 # stream's SPS says it keeps no reference frame (max_num_ref_frames 0), which the skip and motion
@@ -144,17 +147,101 @@ class StillEncoder:
         self._waiting: deque[int] = deque()
         self._count = 0
 
-    def encode(self, key: int, image: Image.Image | Planes) -> list[tuple[int, bytes]]:
+    def encode(self, key: int, image: Image.Image | Planes, idr: bool = True) -> list[tuple[int, bytes]]:
         """Encode the still `key` (a picture, or its planes); returns the pieces finished so far
-        as (key, Annex-B bytes)."""
+        as (key, Annex-B bytes). `idr` False: a P frame from the picture encoded just before (a
+        clip's next frame)."""
         self._waiting.append(key)
         frame = (
             planes_frame(image, self._count) if isinstance(image, tuple) else video_frame(image, self._count)
         )
-        frame.pict_type = PictureType.I
+        if idr:
+            frame.pict_type = PictureType.I
         packets = self._context.encode(frame)
         self._count += 1
         return [(self._waiting.popleft(), bytes(packet)) for packet in packets]
 
     def finish(self) -> list[tuple[int, bytes]]:
         return [(self._waiting.popleft(), bytes(packet)) for packet in self._context.encode(None)]
+
+
+class Clip:
+    """A video clip as a background: its frames, cropped to fill the picture and scaled, as planes.
+
+    Read forwards as the timeline asks (`at` frames into the clip's span, at `fps`), looping to the
+    start when the span outlasts the clip; a frame is shown until the clip's next one is due."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: int) -> None:
+        self.path = path
+        self.size = size
+        self.fps = fps
+        self._container: av.container.InputContainer | None = None
+        self._frames: Iterator[av.VideoFrame] | None = None
+        self._shown: tuple[float, av.VideoFrame] | None = None
+        self._next: tuple[float, av.VideoFrame] | None = None
+        self.duration = 0.0  # known once the clip has been read to its end
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def _restart(self) -> None:
+        self.close()
+        self._container = av.open(str(self.path), options={"protocol_whitelist": "file"})
+        self._frames = self._container.decode(video=0)
+        self._shown, self._next = None, None
+
+    def _read(self) -> tuple[float, av.VideoFrame] | None:
+        assert self._frames is not None
+        try:
+            frame = next(self._frames)
+        except StopIteration:
+            return None
+        except av.FFmpegError as err:
+            raise PermanentError(
+                f"a background clip stopped decoding ({err}); upload it again, or another one"
+            ) from err
+        return float(frame.time or 0.0), frame
+
+    def planes(self, at: int) -> Planes:
+        """The picture `at` frames into the span."""
+        seconds = at / self.fps
+        if self.duration:
+            seconds %= self.duration
+        if self._frames is None or (self._shown is not None and seconds < self._shown[0]):
+            self._restart()
+        if self._shown is None:
+            self._shown = self._read()
+            if self._shown is None:
+                raise PermanentError("a background clip has no pictures; upload another one")
+            self._next = self._read()
+        while self._next is not None and self._next[0] <= seconds:
+            self._shown, self._next = self._next, self._read()
+        if self._next is None and not self.duration:  # the end: from now on, loop
+            self.duration = self._shown[0] + 1 / self.fps
+        return _fitted_planes(self._shown[1], self.size)
+
+
+def _fitted_planes(frame: av.VideoFrame, size: tuple[int, int]) -> Planes:
+    """A decoded frame cropped from its middle to the picture's shape, scaled by swscale, as planes."""
+    width, height = size
+    rgb = frame.to_ndarray(format="rgb24")
+    rows, cols = rgb.shape[:2]
+    if cols * height > rows * width:  # wider than the picture: crop the sides
+        keep = max(2, round(rows * width / height))
+        left = (cols - keep) // 2
+        rgb = rgb[:, left : left + keep]
+    else:
+        keep = max(2, round(cols * height / width))
+        top = (rows - keep) // 2
+        rgb = rgb[top : top + keep]
+    cropped = av.VideoFrame.from_ndarray(rgb.copy(), format="rgb24")
+    scaled = cropped.reformat(
+        width, height, "yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG", interpolation="BICUBIC"
+    )
+    y, u, v = (
+        Image.frombuffer("L", (plane.width, plane.height), bytes(plane), "raw", "L", plane.line_size, 1)
+        for plane in scaled.planes
+    )
+    return y, u, v

@@ -200,8 +200,17 @@ def plan_render(
     )
 
 
-def shots(plan: RenderPlan, ken_burns: bool = False, fade: int = 0, refresh: int = 15) -> list[Shot]:
+def shots(
+    plan: RenderPlan,
+    ken_burns: bool = False,
+    fade: int = 0,
+    refresh: int = 15,
+    clips: frozenset[int] = frozenset(),
+) -> list[Shot]:
     """The plan as encoded pictures and what follows them.
+
+    A background in `clips` is a video: every frame of its span is a picture of its own (the clip's
+    frame `at` frames into the span), with no push-in.
 
     With `ken_burns`, every background pushes in over its span: a picture of the exact zoom starts
     each segment and comes again every `refresh` frames, and the frames between move. With `fade`
@@ -214,6 +223,8 @@ def shots(plan: RenderPlan, ken_burns: bool = False, fade: int = 0, refresh: int
 
     def view(segment: int, frame: int) -> View:
         still = plan.segments[segment].still
+        if still[0] in clips:
+            return View(still, frame - spans[still[0]][0])
         if not ken_burns or still[0] < 0:  # the cards stay still
             return View(still)
         return View(still, max(0, frame - spans[still[0]][0]))
@@ -237,9 +248,12 @@ def shots(plan: RenderPlan, ken_burns: bool = False, fade: int = 0, refresh: int
                 frame += 1
                 continue
             run = end - frame
-            if ken_burns and segment.background >= 0:
+            if segment.background in clips:
+                run = 1
+            elif ken_burns and segment.background >= 0:
                 run = min(run, refresh)
             run = next((f - frame for f in range(frame, frame + run) if f in fading), run)
-            out.append(Shot(view(n, frame), run, moving=view(n, frame).at >= 0))
+            moving = view(n, frame).at >= 0 and segment.background not in clips
+            out.append(Shot(view(n, frame), run, moving=moving))
             frame += run
     return out

@@ -19,8 +19,8 @@ import functools
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -30,6 +30,7 @@ from services.render import music, skipframes
 from services.render.ffmpeg import LOUDNESS, Bed, FFmpeg
 from services.render.paint import Painter
 from services.render.pictures import (
+    Clip,
     Planes,
     StillEncoder,
     blended,
@@ -63,6 +64,7 @@ class RenderInputs:
     video: VideoPreset
     effects: EffectsPreset | None = None
     music: Path | None = None  # the music file under the narration (looped), at the effects' level
+    clips: Mapping[int, Path] = field(default_factory=dict)  # backgrounds that are video clips
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ class Renderer:
             round(video.end_card_s * video.fps),
         )
         fade = round(effects.transition_s * video.fps) if effects.transition == "fade" else 0
-        timeline = shots(plan, effects.ken_burns, fade, max(1, round(self.refresh_s * video.fps)))
+        refresh = max(1, round(self.refresh_s * video.fps))
+        timeline = shots(plan, effects.ken_burns, fade, refresh, frozenset(inputs.clips))
         await progress(5, f"rendering {plan.total_frames} frames")
         shares = _Shares(progress)
         audio = workdir / "narration.m4a"
@@ -115,8 +118,8 @@ class Renderer:
         h264 = workdir / "video.h264"
         try:
             encoder, fallback = await self.ffmpeg.choose_encoder(video.encoder)
-            if encoder != "libx264" and any(shot.moving or shot.under for shot in timeline):
-                fallback = f"{encoder} not used: push-ins and fades are written as libx264 streams"
+            if encoder != "libx264" and (inputs.clips or any(shot.moving or shot.under for shot in timeline)):
+                fallback = f"{encoder} not used: push-ins, fades and clips are written as libx264 streams"
                 encoder = "libx264"
             try:
                 card = await self._encode(inputs, plan, timeline, workdir, shares, encoder, h264)
@@ -222,13 +225,19 @@ class Renderer:
             picture = cards.get(background) or background_of(background)
             return self.painter.captioned(picture, caption, highlight, video.captions)
 
+        clips = {n: Clip(path, size, video.fps) for n, path in inputs.clips.items()}
+
         def shown(view: View) -> Planes:
             """The view's picture, captioned, as the encoder's planes. A push-in's picture is
-            resized from the background's planes (half the bytes of RGB, and no conversion)."""
+            resized from the background's planes (half the bytes of RGB, and no conversion); a
+            clip's is its frame."""
             background, caption, highlight = view.still
             if view.at < 0:
                 return planes_of(still(view))
-            planes = zoomed(background_planes(background), zooms[background].box(view.at))
+            if background in clips:
+                planes = clips[background].planes(view.at)
+            else:
+                planes = zoomed(background_planes(background), zooms[background].box(view.at))
             if caption:
                 return overlay(planes, *self.painter.caption_layer(caption, highlight, video.captions))
             return planes
@@ -246,7 +255,11 @@ class Renderer:
             return planes, (x, y, x + layer.width, y + layer.height)
 
         if encoder == "libx264":
-            await self._pictures(timeline, painted, video, zooms, shares, out)
+            try:
+                await self._pictures(timeline, painted, video, zooms, shares, out, frozenset(clips))
+            finally:
+                for clip in clips.values():
+                    clip.close()
             return card
         keys: dict[Picture, int] = {}
         segments: list[Piece] = [(keys.setdefault(shot.picture, len(keys)), shot.frames) for shot in timeline]
@@ -265,10 +278,12 @@ class Renderer:
         zooms: dict[int, Zoom],
         shares: _Shares,
         out: Path,
+        clips: frozenset[int] = frozenset(),
     ) -> None:
         """Every distinct picture encoded once, as an IDR (one x264 context whose threads share
         each picture, while the next one is painted), and the timeline written as the pictures
-        come: each shot's picture, then its skip or motion frames."""
+        come: each shot's picture, then its skip or motion frames. A clip's frames after its first
+        are P frames, each from the one before."""
         pictures = list(dict.fromkeys(shot.picture for shot in timeline))
         encoder = await asyncio.to_thread(StillEncoder, video, self.parallel)
         upcoming = asyncio.create_task(asyncio.to_thread(painted, pictures[0]))
@@ -280,7 +295,8 @@ class Renderer:
                     if n + 1 < len(pictures):
                         upcoming = asyncio.create_task(asyncio.to_thread(painted, pictures[n + 1]))
                     writer.captions[picture] = caption_box
-                    finished = await asyncio.to_thread(encoder.encode, n, image)
+                    idr = not (n and _continues(pictures[n - 1], picture, clips))
+                    finished = await asyncio.to_thread(encoder.encode, n, image, idr)
                     del image
                     await asyncio.to_thread(writer.write, [(pictures[k], data) for k, data in finished])
                     await shares.report("video", writer.done / writer.total)
@@ -341,6 +357,14 @@ class Renderer:
             for task in tasks:
                 task.cancel()
         return [pieces / f"{still}-{frames}.h264" for still, frames in sequence]
+
+
+def _continues(before: Picture, picture: Picture, clips: frozenset[int]) -> bool:
+    """Whether `picture` is the frame after `before` in one clip: then it is a P frame from it (a
+    clip's frames all differ; as IDRs they would cost ten times the bits)."""
+    (was, was_under, _), (view, under, _) = before, picture
+    moving_clip = view.at > 0 and was.at == view.at - 1 and was.still[0] == view.still[0]
+    return moving_clip and was_under is None and under is None and view.still[0] in clips
 
 
 class _Shares:

@@ -9,6 +9,7 @@ from playwright.async_api import Page, expect
 from tests.browser.conftest import screenshot
 from tests.conftest import BRIEF, tone_wav, wait_for_state
 from tests.e2e.test_processes import LONG_BRIEF, VERY_LONG_BRIEF
+from tests.integration.test_render_clips import _clip
 
 
 def card(page: Page, title: str, column: str | None = None):
@@ -140,6 +141,10 @@ async def test_music_is_chosen_or_uploaded_in_the_form_and_shorts_are_in_the_dra
     await expect(page.locator("#f-music option")).to_have_count(5)  # recipe's, none, three built in
     await page.set_input_files("#f-music-file", str(tmp_path / "my-bed.wav"))
     await expect(page.locator("#f-music option:checked")).to_have_text("my-bed.wav")
+    # and a clip as its background, previewed playing
+    await page.select_option("#f-visual", "manual_upload")
+    await page.set_input_files("#f-images", str(_clip(tmp_path / "clip.mp4")))
+    await expect(page.locator("#f-previews video")).to_be_visible()
     await page.click("#new-submit")
     await expect(card(page, "Own music", "A_FAZER")).to_be_visible()
     # then the job carries the upload's id, and the drawer names it
@@ -148,6 +153,8 @@ async def test_music_is_chosen_or_uploaded_in_the_form_and_shorts_are_in_the_dra
     assert len(music) == 32
     await card(page, "Own music").click()
     await expect(page.locator("#d-panel select[name=music]")).to_have_value(music)
+    await page.click('[data-tab="images"]')
+    await expect(page.locator("#d-panel .gallery video")).to_be_visible()  # the clip, playing
     await page.click("#d-close")
     # given a finished job with built-in music and a short
     body = {
@@ -162,4 +169,5 @@ async def test_music_is_chosen_or_uploaded_in_the_form_and_shorts_are_in_the_dra
     # then its drawer offers the short for download and names the music
     await card(page, "Dark and short").click()
     await expect(page.locator("#d-video a[download='short-1.mp4']")).to_be_visible()
+    await page.click('[data-tab="info"]')
     await expect(page.locator("#d-panel .facts")).to_contain_text("Dark (built in)")

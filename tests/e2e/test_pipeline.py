@@ -163,6 +163,61 @@ async def test_uploaded_music_plays_under_the_narration(client: httpx.AsyncClien
     assert abs(loudness(video) + 14) <= 1
 
 
+async def test_an_uploaded_clip_plays_as_a_background(client: httpx.AsyncClient, tmp_path: Path):
+    import av
+
+    from tests.integration.test_render_clips import _clip
+
+    clip = _clip(tmp_path / "clip.mp4")
+    uploaded = await client.post(
+        "/api/v1/uploads", files={"file": ("clip.mp4", clip.read_bytes(), "video/mp4")}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert (uploaded.json()["kind"], uploaded.json()["width"], uploaded.json()["duration_s"]) == (
+        "video",
+        640,
+        3.0,
+    )
+    served = await client.get(f"/api/v1/uploads/{uploaded.json()['id']}")
+    assert served.headers["content-type"] == "video/mp4" and served.content == clip.read_bytes()
+    body = {
+        "title": "Moving pictures",
+        "brief": BRIEF,
+        "images": [uploaded.json()["id"]],
+        "start": "CONCLUIDO",
+    }
+    job = await wait_for_state(
+        client, (await client.post("/api/v1/jobs", json=body)).json()["id"], ("DONE", "FAILED")
+    )
+    assert job["state"] == "DONE", job["last_error"]
+    video = await download(
+        client, next(a["url"] for a in job["artifacts"] if a["name"] == "video.mp4"), tmp_path / "v.mp4"
+    )
+    with av.open(str(video)) as container:
+        keys = [packet.is_keyframe for packet in container.demux(video=0) if packet.size]
+        container.seek(0)
+        tops = [
+            bytes(f.planes[0])[: 1920 * 200] for n, f in enumerate(container.decode(video=0)) if n % 10 == 0
+        ]
+    assert len(keys) > 300 and sum(keys) < len(keys) / 20  # P frames, not a picture a frame
+    assert len(set(tops[-10:])) == 10  # the picture moves (above the captions)
+    short = await client.post(
+        "/api/v1/uploads", files={"file": ("blip.mp4", _short_clip(tmp_path), "video/mp4")}
+    )
+    assert short.status_code == 422 and "a background clip lasts 1 s to 10 minutes" in short.json()["message"]
+
+
+def _short_clip(tmp_path: Path) -> bytes:
+    import subprocess
+
+    from services.render.ffmpeg import ffmpeg_binary
+
+    out = tmp_path / "blip.mp4"
+    source = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=0.4"]
+    subprocess.run([ffmpeg_binary(), "-v", "error", *source, "-c:v", "libx264", str(out)], check=True)
+    return out.read_bytes()
+
+
 async def test_a_huge_upload_is_refused_with_a_clear_error(client: httpx.AsyncClient):
     huge = b"\x89PNG" + b"\0" * (26 * 1024 * 1024)
     response = await client.post("/api/v1/uploads", files={"file": ("huge.png", huge, "image/png")})

@@ -52,7 +52,10 @@ async def test_an_unknown_image_upload_is_refused(client: httpx.AsyncClient):
 
 async def test_an_upload_that_is_not_an_image_is_refused(client: httpx.AsyncClient):
     response = await client.post("/api/v1/uploads", files={"file": ("x.png", b"not an image at all")})
-    assert response.status_code == 422 and "neither a readable image nor audio" in response.json()["message"]
+    assert (
+        response.status_code == 422
+        and "neither a readable image, clip nor audio" in response.json()["message"]
+    )
 
 
 async def test_music_is_uploaded_checked_and_chosen_by_id(client: httpx.AsyncClient):

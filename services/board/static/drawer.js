@@ -236,13 +236,13 @@ export class Drawer {
     const thumb = this.artifact("thumbnail.jpg");
     if (thumb) pictures.unshift(thumb.url);
     const gallery = el("div", { class: "gallery" }, pictures.map((src) => el("img", {
-      src, alt: "", loading: "lazy", onclick: () => lightbox(src),
+      src, alt: "", loading: "lazy", onclick: () => lightbox(src), onerror: clipInstead,
     })));
     const parts = [];
     if (!job.images.length) parts.push(el("p", { class: "empty" }, t("noImages")));
     if (pictures.length) parts.push(gallery);
     if (EDITABLE.includes(job.state)) {
-      const input = el("input", { type: "file", accept: "image/*", multiple: true, "aria-label": t("uploadImages") });
+      const input = el("input", { type: "file", accept: "image/*,video/*", multiple: true, "aria-label": t("uploadImages") });
       input.addEventListener("change", async () => {
         const ids = [...job.images];
         try {
@@ -287,6 +287,12 @@ export class Drawer {
       el("time", { datetime: event.occurred_at }, when(event.occurred_at)),
       el("span", {}, describe(event)))));
   }
+}
+
+// An upload that is not a picture is a clip: show it playing, silently, in the picture's place.
+export function clipInstead(event) {
+  const picture = event.target;
+  picture.replaceWith(el("video", { src: picture.src, muted: true, loop: true, autoplay: true, playsinline: true, class: "clip" }));
 }
 
 function field(label, input, name) {

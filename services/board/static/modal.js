@@ -78,7 +78,10 @@ export class NewVideo {
       try {
         const uploaded = await api("/api/v1/uploads", { method: "POST", form });
         this.uploads.push(uploaded.id);
-        this.dialog.querySelector("#f-previews").append(el("img", { src: `/api/v1/uploads/${uploaded.id}`, alt: file.name }));
+        const src = `/api/v1/uploads/${uploaded.id}`;
+        this.dialog.querySelector("#f-previews").append(uploaded.kind === "video"
+          ? el("video", { src, muted: true, loop: true, autoplay: true, playsinline: true, title: file.name })
+          : el("img", { src, alt: file.name }));
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         this.showErrors({ ...error, field: "images" });
