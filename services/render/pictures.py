@@ -24,14 +24,14 @@ from av.video.frame import PictureType
 from PIL import Image
 
 from services.render.ffmpeg import BT709, SKIPPABLE_X264, buffer_for
+from services.render.skipframes import with_a_reference
 from shared.config import VideoPreset
 from shared.errors import PermanentError
 
-# Every picture is made an IDR by asking for it (`StillEncoder`), not by `keyint=1`: an intra-only
-# stream's SPS says it keeps no reference frame (max_num_ref_frames 0), which the skip and motion
-# frames that follow each picture would contradict. Decoders built on FFmpeg forgive that; a strict
-# one (hardware, or a conformance checker) need not.
-STILL_PARAMS = f"keyint=infinite:{SKIPPABLE_X264}:repeat-headers=1:rc-lookahead=0:mbtree=0:sync-lookahead=0"
+STILL_PARAMS = f"keyint=1:{SKIPPABLE_X264}:repeat-headers=1:rc-lookahead=0:mbtree=0:sync-lookahead=0"
+# With clips the stream also has P frames of x264's own (a clip's frames after its first), so its
+# pictures are IDRs because each is asked to be; that keeps reference frames (~12 MB at 1080p).
+CLIP_PARAMS = STILL_PARAMS.replace("keyint=1:", "keyint=infinite:")
 
 
 M_MMAP_THRESHOLD = -3
@@ -142,8 +142,8 @@ def planes_frame(planes: Planes, pts: int) -> av.VideoFrame:
 class StillEncoder:
     """Stills in, their IDR pieces out, in order (x264 may hand a picture back one call later)."""
 
-    def __init__(self, video: VideoPreset, threads: int = 1) -> None:
-        self._context = x264_context(video, STILL_PARAMS, threads)
+    def __init__(self, video: VideoPreset, threads: int = 1, clips: bool = False) -> None:
+        self._context = x264_context(video, CLIP_PARAMS if clips else STILL_PARAMS, threads)
         self._waiting: deque[int] = deque()
         self._count = 0
 
@@ -159,10 +159,11 @@ class StillEncoder:
             frame.pict_type = PictureType.I
         packets = self._context.encode(frame)
         self._count += 1
-        return [(self._waiting.popleft(), bytes(packet)) for packet in packets]
+        return [(self._waiting.popleft(), with_a_reference(bytes(packet))) for packet in packets]
 
     def finish(self) -> list[tuple[int, bytes]]:
-        return [(self._waiting.popleft(), bytes(packet)) for packet in self._context.encode(None)]
+        packets = self._context.encode(None)
+        return [(self._waiting.popleft(), with_a_reference(bytes(packet))) for packet in packets]
 
 
 class Clip:

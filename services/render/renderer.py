@@ -285,7 +285,7 @@ class Renderer:
         come: each shot's picture, then its skip or motion frames. A clip's frames after its first
         are P frames, each from the one before."""
         pictures = list(dict.fromkeys(shot.picture for shot in timeline))
-        encoder = await asyncio.to_thread(StillEncoder, video, self.parallel)
+        encoder = await asyncio.to_thread(StillEncoder, video, self.parallel, bool(clips))
         upcoming = asyncio.create_task(asyncio.to_thread(painted, pictures[0]))
         with out.open("wb") as sink:
             writer = _Writer(timeline, zooms, sink)

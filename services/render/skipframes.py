@@ -12,6 +12,7 @@ exp-Golomb codes, emulation prevention, and the SPS/PPS fields a P slice header 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
@@ -110,6 +111,47 @@ def nal_units(stream: bytes) -> list[bytes]:
         end = starts[index + 1] - 3 if index + 1 < len(starts) else len(stream)
         units.append(stream[start:end].rstrip(b"\x00"))
     return units
+
+
+@functools.lru_cache(maxsize=8)
+def _sps_with_a_reference(sps: bytes) -> bytes:
+    """An SPS NAL that says max_num_ref_frames 0 (x264's, for a stream of IDRs only), saying 1."""
+    r = _Reader(unescape(sps[1:]))
+    profile = r.bits(8)
+    r.bits(16)  # constraint flags, level
+    r.ue()  # seq_parameter_set_id
+    if profile in HIGH_PROFILES:
+        if r.ue() == 3:
+            r.bits(1)
+        r.ue()
+        r.ue()
+        r.bits(1)
+        if r.bits(1):
+            raise Unsupported("scaling matrices")
+    r.ue()  # log2_max_frame_num_minus4
+    if r.ue() == 0:  # pic_order_cnt_type
+        r.ue()
+    start = r.position
+    if r.ue() != 0:  # max_num_ref_frames
+        return sps
+    end = r.position
+    rbsp = unescape(sps[1:])
+    bits = [(byte >> (7 - n)) & 1 for byte in rbsp for n in range(8)]
+    last = max(n for n, bit in enumerate(bits) if bit)  # the rbsp stop bit
+    out = _Writer()
+    out.values = [*bits[:start], 0, 1, 0, *bits[end:last]]  # ue(1) for ue(0)
+    return sps[:1] + escape(out.rbsp())
+
+
+def with_a_reference(stream: bytes) -> bytes:
+    """An encoded picture whose SPS declares the one reference frame that the skip and motion frames
+    after it predict from. x264 encoding IDRs only (`keyint=1`) declares none: FFmpeg's decoder
+    forgives that, a strict one need not. (Asking x264 for IDRs one by one instead costs ~12 MB.)"""
+    units = nal_units(stream)
+    if not any(unit[0] & 0x1F == NAL_SPS for unit in units):
+        return stream
+    fixed = (_sps_with_a_reference(unit) if unit[0] & 0x1F == NAL_SPS else unit for unit in units)
+    return b"".join(b"\x00\x00\x00\x01" + unit for unit in fixed)
 
 
 @dataclass(frozen=True)
