@@ -98,6 +98,16 @@ async def test_a_hostile_title_renders_to_a_video(client: httpx.AsyncClient):
     )
 
 
+async def finished_video(client: httpx.AsyncClient, body: dict, dest: Path) -> tuple[dict, Path]:
+    """Create the job `body` describes, wait until it is done, and download its video."""
+    job = await wait_for_state(
+        client, (await client.post("/api/v1/jobs", json=body)).json()["id"], ("DONE", "FAILED")
+    )
+    assert job["state"] == "DONE", job["last_error"]
+    url = next(a["url"] for a in job["artifacts"] if a["name"] == "video.mp4")
+    return job, await download(client, url, dest)
+
+
 def _png(colour: tuple[int, int, int], size: tuple[int, int] = (800, 600)) -> bytes:
     import io
 
@@ -145,13 +155,7 @@ async def test_uploaded_music_plays_under_the_narration(client: httpx.AsyncClien
     uploaded = await client.post("/api/v1/uploads", files={"file": ("bed.wav", tone_wav(6.0), "audio/wav")})
     assert uploaded.status_code == 201, uploaded.text
     body = {"title": "With music", "brief": BRIEF, "music": uploaded.json()["id"], "start": "CONCLUIDO"}
-    job = await wait_for_state(
-        client, (await client.post("/api/v1/jobs", json=body)).json()["id"], ("DONE", "FAILED")
-    )
-    assert job["state"] == "DONE", job["last_error"]
-    video = await download(
-        client, next(a["url"] for a in job["artifacts"] if a["name"] == "video.mp4"), tmp_path / "v.mp4"
-    )
+    _, video = await finished_video(client, body, tmp_path / "v.mp4")
     with av.open(str(video)) as container:
         sound = container.streams.audio[0].codec_context
         assert (sound.channels, sound.sample_rate) == (2, 48_000)  # narration is mono: this is the mix
@@ -186,13 +190,7 @@ async def test_an_uploaded_clip_plays_as_a_background(client: httpx.AsyncClient,
         "images": [uploaded.json()["id"]],
         "start": "CONCLUIDO",
     }
-    job = await wait_for_state(
-        client, (await client.post("/api/v1/jobs", json=body)).json()["id"], ("DONE", "FAILED")
-    )
-    assert job["state"] == "DONE", job["last_error"]
-    video = await download(
-        client, next(a["url"] for a in job["artifacts"] if a["name"] == "video.mp4"), tmp_path / "v.mp4"
-    )
+    _, video = await finished_video(client, body, tmp_path / "v.mp4")
     with av.open(str(video)) as container:
         keys = [packet.is_keyframe for packet in container.demux(video=0) if packet.size]
         container.seek(0)

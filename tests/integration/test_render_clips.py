@@ -15,8 +15,7 @@ from services.render.paint import Painter
 from services.render.pictures import _fitted_planes
 from services.render.renderer import Renderer, RenderInputs
 from shared.config import EffectsPreset, VideoPreset
-from shared.cues import Cue, Cues, Word
-from tests.integration.test_render_music import _wav
+from tests.integration.test_render_music import tone_narration
 
 VIDEO = VideoPreset(slug="small", width=320, height=180, fps=30, title_card_s=0.5)
 
@@ -47,33 +46,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 async def test_a_clip_background_plays_looped_under_the_captions(tmp_path: Path):
-    rate, seconds = 24_000, 8.0
-    t = np.arange(int(rate * seconds)) / rate
-    narration = _wav(tmp_path / "n.wav", rate, 1, 0.3 * np.sin(2 * np.pi * 300 * t) * (t > 1))
-    cues = Cues(
-        language="en-US",
-        voice="test",
-        sample_rate=rate,
-        duration=seconds,
-        cues=(
-            Cue(
-                index=0,
-                section=1,
-                text="A clip plays",
-                start=1.0,
-                end=4.0,
-                words=(Word(text="A", start=1, end=4),),
-            ),
-            Cue(
-                index=1,
-                section=1,
-                text="and loops",
-                start=4.5,
-                end=7.5,
-                words=(Word(text="and", start=4.5, end=7.5),),
-            ),
-        ),
-    )
+    narration, cues = tone_narration(tmp_path, 8.0, ((1.0, 4.0), (4.5, 7.5)), hz=300)
     clip = _clip(tmp_path / "clip.mp4")
     painter = Painter(320, 180)
     with av.open(str(clip)) as container:  # the poster: what the title card is painted over

@@ -63,13 +63,16 @@ def _mp3_with_cover(wav: Path) -> Path:
     return mp3
 
 
-def _inputs(tmp_path: Path, effects: EffectsPreset, music: Path | None) -> RenderInputs:
-    rate, seconds = 24_000, 12.0
+def tone_narration(
+    folder: Path, seconds: float, speech: tuple[tuple[float, float], ...], hz: int = VOICE_HZ
+) -> tuple[Path, Cues]:
+    """A narration that is a tone wherever its cues (a word each) say someone speaks."""
+    rate = 24_000
     t = np.arange(int(rate * seconds)) / rate
     speaking = np.zeros_like(t, dtype=bool)
-    for start, end in SPEECH:
+    for start, end in speech:
         speaking |= (t >= start) & (t < end)
-    narration = _wav(tmp_path / "n.wav", rate, 1, 0.3 * np.sin(2 * np.pi * VOICE_HZ * t) * speaking)
+    narration = _wav(folder / "n.wav", rate, 1, 0.3 * np.sin(2 * np.pi * hz * t) * speaking)
     cues = Cues(
         language="en-US",
         voice="test",
@@ -77,16 +80,16 @@ def _inputs(tmp_path: Path, effects: EffectsPreset, music: Path | None) -> Rende
         duration=seconds,
         cues=tuple(
             Cue(
-                index=n,
-                section=n + 1,
-                text="la la",
-                start=start,
-                end=end,
-                words=(Word(text="la", start=start, end=end),),
+                index=n, section=n + 1, text="la la", start=a, end=b, words=(Word(text="la", start=a, end=b),)
             )
-            for n, (start, end) in enumerate(SPEECH)
+            for n, (a, b) in enumerate(speech)
         ),
     )
+    return narration, cues
+
+
+def _inputs(tmp_path: Path, effects: EffectsPreset, music: Path | None) -> RenderInputs:
+    narration, cues = tone_narration(tmp_path, 12.0, SPEECH)
     Image.new("RGB", (320, 180), (40, 60, 90)).save(tmp_path / "0.ppm")
     return RenderInputs("Music", cues, narration, [tmp_path / "0.ppm"], VIDEO, effects, music)
 
