@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from services.render import music, shorts
 from services.render.ffmpeg import FFmpeg
+from services.render.images import ImageGenerator, Patterns
 from services.render.paint import Painter
 from services.render.renderer import Renderer, RenderInputs, RenderOutput
 from shared import metrics, names
@@ -25,10 +26,17 @@ from shared.worker import StepContext
 
 
 class RenderStep:
-    def __init__(self, ffmpeg: FFmpeg, font_path: Path | None = None, parallel: int | None = None) -> None:
+    def __init__(
+        self,
+        ffmpeg: FFmpeg,
+        font_path: Path | None = None,
+        parallel: int | None = None,
+        images: ImageGenerator | None = None,
+    ) -> None:
         self.ffmpeg = ffmpeg
         self.font_path = font_path
         self.parallel = parallel
+        self.images = images or Patterns(font_path)  # pictures for jobs without uploads
 
     async def __call__(self, ctx: StepContext) -> dict[str, float]:
         began = time.monotonic()
@@ -178,9 +186,6 @@ class RenderStep:
                 raise PermanentError(f"uploaded background {n + 1} is neither a picture nor a clip") from err
             return keep(painter.fitted_image(first), n)
 
-        def generated(n: int) -> Path:
-            return keep(painter.generated(ctx.job.title, n), n)
-
         out: list[Path] = []
         clips: dict[int, Path] = {}
         if ctx.job.images:
@@ -194,7 +199,11 @@ class RenderStep:
                     clips[n] = path
             return out, clips
         count = min(ctx.job.options.images_count, max(1, math.ceil(duration / 3)))  # never flash by
-        return [await asyncio.to_thread(generated, n) for n in range(count)], clips
+        for n in range(count):
+            image = await self.images.generate(ctx.job.title, ctx.job.brief, n, painter.size)
+            fitted = image if image.size == painter.size else painter.fitted_image(image)
+            out.append(await asyncio.to_thread(keep, fitted, n))
+        return out, clips
 
 
 def _described(out: RenderOutput, video: VideoPreset) -> dict[str, str | float]:
