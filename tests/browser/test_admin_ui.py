@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.browser.conftest import screenshot
 from vfo.stack import Stack
@@ -44,3 +45,20 @@ async def test_create_edit_diff_and_roll_back_a_prompt(page: Page, stack: Stack)
     # and the execution map lists what each recipe uses
     await page.click('[data-kind="map"]')
     await expect(page.locator('[data-recipe="vertical-short"]')).to_contain_text("portrait-1080x1920")
+
+
+async def test_a_slow_answer_never_replaces_the_view_opened_after_it(page: Page):
+    await page.click("#admin-link")
+    await expect(page.locator('tr.row[data-slug="story-script-en"]')).to_be_visible()
+
+    async def slowly(route: Route) -> None:
+        await asyncio.sleep(1.5)
+        await route.continue_()
+
+    # the list is asked for again and answers slowly; meanwhile the user opens a new item
+    await page.route("**/api/v1/registry/prompts", slowly)
+    await page.click('[data-kind="prompts"]')
+    await page.click("#new-item")
+    await expect(page.locator("#editor")).to_be_visible()
+    await page.wait_for_timeout(2500)  # the slow list has answered by now
+    await expect(page.locator("#editor")).to_be_visible()  # and was dropped, not shown over the editor

@@ -57,11 +57,18 @@ async function nav() {
   );
 }
 
+// Each click that changes the main view takes a number; a view still loading when a newer one was
+// asked for is dropped, so a slow answer never replaces what the user went on to open.
+let screen = 0;
+
 async function show() {
+  const mine = ++screen;
   await nav();
+  if (mine !== screen) return;
   if (current === "map") return showMap();
   if (current === "webhooks") return showWebhooks();
   const { items } = await call(`${R}/${current}`);
+  if (mine !== screen) return;
   $("#main").replaceChildren(
     el("h2", {}, current),
     writable() ? el("div", { class: "toolbar" }, el("button", { class: "primary", id: "new-item", onclick: () => edit(null) }, "New")) : null,
@@ -79,6 +86,7 @@ async function show() {
 }
 
 async function edit(item) {
+  screen += 1;
   const isNew = !item;
   const data = isNew ? EXAMPLES[current] : item.data;
   const area = el("textarea", { id: "editor", spellcheck: "false", "aria-label": "Item as JSON" }, JSON.stringify(data, null, 2));
