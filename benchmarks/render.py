@@ -6,12 +6,14 @@ benchmarks/results/<name>.json. MoviePy renders the first `--reference-seconds` 
 timeline (its cost per second of video is constant, and the whole video would take an hour);
 the ratio of the two realtime factors is printed. Usage:
 python -m benchmarks.render [--seconds 300] [--name render] [--reference-seconds 30 | 0 to skip]
+    [--ken-burns] [--music calm] [--no-save]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import tempfile
 import time
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from benchmarks.common import PeakMemory, machine, save
+from benchmarks.common import RESULTS, PeakMemory, machine, save
 from services.render.ffmpeg import FFmpeg, ffmpeg_binary
 from services.render.music import write_bed
 from services.render.paint import Painter
@@ -47,7 +49,7 @@ def photo_like(index: int, size: tuple[int, int] = (1920, 1080)) -> Image.Image:
 def script_for(seconds: float) -> Script:
     sentences = [
         f"Scene {n} shows how a small idea grows, step by step, into a story worth telling to everyone."
-        for n in range(1, int(seconds / 5.4) + 1)
+        for n in range(1, max(1, int(seconds / 5.4)) + 1)  # at least one
     ]
     paragraphs = tuple(" ".join(sentences[i : i + 6]) for i in range(0, len(sentences), 6))
     return Script(
@@ -86,9 +88,25 @@ def moviepy_reference(inputs: RenderInputs, painter: Painter, seconds: float, ou
     return time.perf_counter() - began
 
 
-async def main(seconds: float, name: str, reference_s: float, ken_burns: bool, bed: str | None) -> None:
+async def main(
+    seconds: float,
+    name: str,
+    reference_s: float,
+    ken_burns: bool,
+    bed: str | None,
+    results: Path | None = RESULTS,
+    work_dir: Path | None = None,
+) -> dict[str, object]:
+    """Measure, print and return the figures; save them to `<results>/<name>.json` unless `results`
+    is None. The inputs and the video are made in `work_dir` (kept: `out/` holds the video), else in
+    a temporary folder."""
     ffmpeg = ffmpeg_binary()
-    with tempfile.TemporaryDirectory(prefix="vfo-bench-") as tmp:
+    folder = (
+        contextlib.nullcontext(str(work_dir))
+        if work_dir
+        else tempfile.TemporaryDirectory(prefix="vfo-bench-")
+    )
+    with folder as tmp:
         work = Path(tmp)
 
         async def quiet(_: float, __: str) -> None:
@@ -138,7 +156,9 @@ async def main(seconds: float, name: str, reference_s: float, ken_burns: bool, b
             }
     for key, value in result.items():
         print(f"{key:>16}: {value}")
-    print("saved", save(name, result))
+    if results is not None:
+        print("saved", save(name, result, results))
+    return result
 
 
 if __name__ == "__main__":
@@ -148,5 +168,7 @@ if __name__ == "__main__":
     parser.add_argument("--reference-seconds", type=float, default=30.0)
     parser.add_argument("--ken-burns", action="store_true", help="push-ins on every background, fades")
     parser.add_argument("--music", choices=MUSIC_BEDS, help="a built-in music bed under the narration")
+    parser.add_argument("--no-save", action="store_true", help="print the figures, write no results file")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.name, args.reference_seconds, args.ken_burns, args.music))
+    results = None if args.no_save else RESULTS
+    asyncio.run(main(args.seconds, args.name, args.reference_seconds, args.ken_burns, args.music, results))

@@ -9,15 +9,17 @@ KV `auth` (API keys) and object store `artifacts`. Appends are guarded by
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
 
 import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js import api as js_api
-from nats.js.errors import APIError, BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 WRONG_LAST_SEQUENCE = 10071
 STREAM_NAME_IN_USE = 10058
+READ_BATCH = 1000  # messages per batched direct get
 
 
 class Bus:
@@ -39,6 +42,9 @@ class Bus:
         self._kv: KeyValue | None = None
         self._auth: KeyValue | None = None
         self._obs: ObjectStore | None = None
+        self._inbox = ""
+        self._replies: Subscription | None = None
+        self._waiting: dict[str, asyncio.Queue[Msg]] = {}
 
     @classmethod
     async def connect(cls, url: str, service: str, replicas: int = 1) -> Bus:
@@ -138,38 +144,45 @@ class Bus:
             telemetry.inject(headers)
             await self.js.publish(subject, data, headers=headers, stream=names.WORK_STREAM)
 
-    @staticmethod
-    async def consume(
-        psubs: JetStreamContext.PullSubscription | Sequence[JetStreamContext.PullSubscription],
-        handle: Callable[[Msg], Awaitable[None]],
-        stop: asyncio.Event,
-        batch: int = 1,
-    ) -> None:
-        """Fetch and handle messages until `stop` is set; an empty fetch just tries again. With
-        several subscriptions, they are asked in turn (a second in all), one batch at a time."""
-        subs = list(psubs) if isinstance(psubs, Sequence) else [psubs]
-        while not stop.is_set():
-            for psub in subs:
-                try:
-                    msgs = await psub.fetch(batch, timeout=1.0 / len(subs))
-                except TimeoutError:  # nats raises its own subclass or plain asyncio.TimeoutError
-                    continue
-                for msg in msgs:
-                    await handle(msg)
-                if stop.is_set():
-                    return
+    async def read_subject(self, subject: str, after_seq: int) -> list[tuple[int, bytes, dict[str, str]]]:
+        """Every message on `subject` of JOB_EVENTS after `after_seq`, in order: batched direct
+        gets (NATS 2.11+), one request per `READ_BATCH` messages, answered on this connection's
+        one reply subscription."""
+        out: list[tuple[int, bytes, dict[str, str]]] = []
+        while True:
+            token = uuid.uuid4().hex
+            replies: asyncio.Queue[Msg] = asyncio.Queue()
+            if self._replies is None:
+                self._inbox = self.nc.new_inbox()
+                self._replies = await self.nc.subscribe(f"{self._inbox}.*", cb=self._route)
+            self._waiting[token] = replies
+            try:
+                request = {"seq": after_seq + 1, "next_by_subj": subject, "batch": READ_BATCH}
+                await self.nc.publish(
+                    f"$JS.API.DIRECT.GET.{names.JOB_EVENTS_STREAM}",
+                    json.dumps(request).encode(),
+                    reply=f"{self._inbox}.{token}",
+                )
+                while True:
+                    msg = await asyncio.wait_for(replies.get(), timeout=10)
+                    headers = dict(msg.headers or {})
+                    status = headers.get("Status")
+                    if status == "404":  # nothing (more) on the subject
+                        return out
+                    if status is not None and status != "204":
+                        raise InfrastructureError(f"JetStream could not read {subject}: {headers}")
+                    if status == "204":  # the end of this batch
+                        if int(headers.get("Nats-Num-Pending", "0")) == 0:
+                            return out
+                        break
+                    after_seq = int(headers["Nats-Sequence"])
+                    out.append((after_seq, msg.data, headers))
+            except TimeoutError as err:
+                raise InfrastructureError(f"JetStream did not answer a read of {subject}") from err
+            finally:
+                self._waiting.pop(token, None)
 
-    async def next_on_subject(self, subject: str, from_seq: int) -> tuple[int, bytes, dict[str, str]]:
-        """The first message on `subject` at or after `from_seq` (a direct get: no consumer needed)."""
-        raw = await self.js.get_msg(
-            names.JOB_EVENTS_STREAM, seq=from_seq, subject=subject, next=True, direct=True
-        )
-        return int(raw.seq or 0), raw.data or b"", dict(raw.headers or {})
-
-    async def last_sequence(self, subject: str) -> int:
-        """The stream sequence of the last message on `subject`, 0 when there is none."""
-        try:
-            msg = await self.js.get_last_msg(names.JOB_EVENTS_STREAM, subject, direct=True)
-        except NotFoundError:
-            return 0
-        return int(msg.seq or 0)
+    async def _route(self, msg: Msg) -> None:
+        queue = self._waiting.get(msg.subject.rsplit(".", 1)[-1])
+        if queue is not None:
+            queue.put_nowait(msg)

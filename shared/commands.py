@@ -48,7 +48,8 @@ class MoveToColumn(Command):
 
 
 class Advance(Command):
-    """After a step finished: request the next one if Auto video or the target asks for it."""
+    """Go on from where the job is, if Auto video or the target asks for it: finishes a decision
+    that was cut short between its appends (nothing to do when it was not)."""
 
 
 class Cancel(Command):

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.pipeline import PIPELINE, Pipeline, Step
+
 # Language tag -> eSpeak NG voice of the offline engine.
 LANGUAGES: dict[str, str] = {"en-US": "en-us", "pt-BR": "pt-br", "es-ES": "es", "es-MX": "es-419"}
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"
@@ -207,7 +209,7 @@ Stage = Literal["ideation", "outline", "metadata"]
 
 class RecipeStep(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
-    step: Literal["script", "tts", "render"]
+    step: Step
     prompts: dict[str, str] = Field(default_factory=dict, description="language -> prompt slug")
     # The script step's other stages, each language -> prompt slug: ideation and outline run before
     # the script (their answers fill {{ideas}} and {{outline}}); metadata (title, description, tags)
@@ -220,9 +222,9 @@ class Recipe(_Item):
     name: str = Field(default="", max_length=120)
     format: Literal["16:9", "9:16", "1:1"] = "16:9"
     steps: tuple[RecipeStep, ...] = (
-        RecipeStep(step="script"),
-        RecipeStep(step="tts"),
-        RecipeStep(step="render"),
+        RecipeStep(step=Step.SCRIPT),
+        RecipeStep(step=Step.TTS),
+        RecipeStep(step=Step.RENDER),
     )
     script_preset: str = "offline"
     video_preset: str = "landscape-1080p30"
@@ -280,6 +282,8 @@ class JobConfig(BaseModel):
     ssml: SsmlPreset | None = None
     effects: EffectsPreset | None = None  # the recipe's push-ins and transitions; None: straight cuts
     versions: dict[str, int] = Field(default_factory=dict)
+    # the steps the job runs (a job created before this field existed runs the table of its day)
+    pipeline: Pipeline = PIPELINE
 
 
 def config_key(kind: str, name: str) -> str:

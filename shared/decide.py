@@ -13,24 +13,18 @@ import json
 
 from shared import commands as cmd
 from shared import events as ev
+from shared import names
 from shared.errors import TransitionRefused
-from shared.jobstate import (
-    COLUMN_ORDER,
-    RUNNING_STATE,
-    STEP_OF_RUNNING,
-    Column,
-    JobState,
-    evolve,
-)
-from shared.jobstate import JobStateName as S
-
-UPSTREAM: dict[str, tuple[str, ...]] = {"script": (), "tts": ("script",), "render": ("script", "tts")}
-NEXT_STEP: dict[str, str] = {"script": "tts", "tts": "render"}
+from shared.jobstate import JobState, evolve
+from shared.pipeline import COLUMN_ORDER, RUNNING_STATES, WORK_COLUMNS, Column
+from shared.pipeline import JobStateName as S
 
 
 def input_hash(state: JobState, step: str, instruction: str | None = None) -> str:
-    """What a step's output depends on: the job's inputs, its config snapshot and upstream artifacts."""
+    """What a step's output depends on: the job's inputs, its config snapshot and the upstream
+    artifacts it reads."""
     assert state.config is not None
+    reads = state.pipeline.spec(step).reads
     basis = {
         "step": step,
         "title": state.title,
@@ -39,7 +33,7 @@ def input_hash(state: JobState, step: str, instruction: str | None = None) -> st
         "images": list(state.images),
         "config": state.config.model_dump(mode="json"),
         "instruction": instruction,
-        "upstream": sorted(a.sha256 for up in UPSTREAM[step] for a in state.artifacts_of(up)),
+        "upstream": sorted(state.artifacts[name].sha256 for name in reads if name in state.artifacts),
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 
@@ -70,15 +64,13 @@ class _Decision:
         )
 
     def request(self, step: str, instruction: str | None = None) -> None:
-        """Ask for `step`, or skip it when its output for the same inputs is already there."""
+        """Ask for `step`, or skip it when its output for the same inputs is already there (and go
+        on, as a completion would)."""
         job = self.state
         digest = input_hash(job, step, instruction)
         previous = job.step(step)
-        if (
-            previous.status in ("completed", "skipped")
-            and previous.input_hash == digest
-            and job.artifacts_of(step)
-        ):
+        spec = job.pipeline.spec(step)
+        if previous.done and previous.input_hash == digest and job.artifacts_of(step):
             self.emit(
                 ev.StepSkipped(
                     job_id=job.job_id,
@@ -88,7 +80,7 @@ class _Decision:
                     reason="output for the same inputs and config already exists",
                 )
             )
-            self.advance()
+            self.go_on()
             return
         attempt = previous.attempt + 1
         assert job.config is not None
@@ -99,11 +91,58 @@ class _Decision:
                 step=step,
                 attempt=attempt,
                 input_hash=digest,
-                pool=job.config.video.pool if step == "render" else None,
+                pool=job.config.video.pool if spec.pooled else None,
                 instruction=instruction,
                 event_id=ev.event_id_for(job.job_id, step, attempt, "requested"),
             )
         )
+
+    def run_column(self, instruction: str | None = None, only: str | None = None) -> None:
+        """In a column's running state: ask for each of its steps whose needs are done and that is
+        neither done nor asked for yet (`only`: that step first, with `instruction`)."""
+        column = self.state.column
+        for spec in self.state.pipeline.in_column(column):
+            job = self.state
+            if job.state != WORK_COLUMNS[column][0]:
+                return  # a skip finished the column (and went on)
+            current = job.step(spec.name)
+            if (current.done and spec.name != only) or current.active:
+                continue
+            if all(job.step(need).done for need in spec.needs):
+                self.request(spec.name, instruction if spec.name == only else None)
+
+    def complete_job(self) -> None:
+        job = self.state
+        created = job.created_at or job.updated_at
+        assert created is not None and job.updated_at is not None
+        video = job.artifacts.get(names.VIDEO)
+        self.emit(
+            ev.JobCompleted(
+                job_id=job.job_id,
+                actor=self.actor,
+                video=video.name if video else "",
+                duration_s=(job.updated_at - created).total_seconds(),
+                event_id=ev.event_id_for(job.job_id, "completed", job.events_applied),
+            )
+        )
+
+    def go_on(self) -> None:
+        """After a step finished, or where a decision was cut short (a crash, a racing writer
+        between its appends): the column's next steps; when the column is done, what Auto video or
+        the person's target asks for; after the last column, the job's completion."""
+        job = self.state
+        if job.state in RUNNING_STATES:
+            self.run_column()
+        elif job.state in (S.SCRIPT_DONE, S.TTS_DONE, S.RENDER_READY):
+            self.advance()
+        elif job.state == S.DONE and job.completed_at is None:
+            self.complete_job()
+
+    def start_column(
+        self, to: S, trigger: ev.Trigger, reason: str = "", target: Column | None = None
+    ) -> None:
+        self.transition(to, trigger, reason, target)
+        self.run_column()
 
     def advance(self) -> None:
         """From a *_DONE state: go on if Auto video is on or the person's target lies further."""
@@ -111,35 +150,24 @@ class _Decision:
         target = COLUMN_ORDER.index(job.target) if job.target else 0
         trigger: ev.Trigger = "auto_advance" if job.auto_video else "user_action"
         if job.state == S.SCRIPT_DONE and (job.auto_video or target >= COLUMN_ORDER.index(Column.NARRACAO)):
-            self.transition(S.TTS_RUNNING, trigger)
-            self.request("tts")
+            self.start_column(S.TTS_RUNNING, trigger)
         elif job.state == S.TTS_DONE and job.auto_video:
-            self.transition(S.RENDER_RUNNING, "auto_advance")
-            self.request("render")
+            self.start_column(S.RENDER_RUNNING, "auto_advance")
         elif job.state == S.TTS_DONE and target >= COLUMN_ORDER.index(Column.VIDEO):
             self.transition(
                 S.RENDER_READY, "step_complete", "Auto video is off: waiting for a render request"
             )
             if target >= COLUMN_ORDER.index(Column.CONCLUIDO):
-                self.transition(S.RENDER_RUNNING, "user_action")
-                self.request("render")
+                self.start_column(S.RENDER_RUNNING, "user_action")
         elif job.state == S.RENDER_READY and job.auto_video:
-            self.transition(S.RENDER_RUNNING, "user_action", "Auto video was switched on")
-            self.request("render")
+            self.start_column(S.RENDER_RUNNING, "user_action", "Auto video was switched on")
 
 
 def _running(state: JobState, step: str, attempt: int, action: str) -> None:
     """Refuse work reports that do not belong to the step attempt now running (stale or duplicate)."""
     current = state.step(step)
-    if (
-        state.state != RUNNING_STATE[step]
-        or current.attempt != attempt
-        or current.status
-        not in (
-            "requested",
-            "running",
-        )
-    ):
+    spec = state.pipeline.get(step)
+    if spec is None or state.state != spec.running or current.attempt != attempt or not current.active:
         raise TransitionRefused(
             str(state.state), action, f"{step} attempt {attempt} is not running (now {current.status})"
         )
@@ -186,7 +214,7 @@ def _set_auto_video(d: _Decision, c: cmd.SetAutoVideo) -> None:
 def _move(d: _Decision, c: cmd.MoveToColumn) -> None:
     job = d.state
     assert job.state is not None
-    if job.state in STEP_OF_RUNNING:
+    if job.state in RUNNING_STATES:
         raise TransitionRefused(job.state, f"move to {c.column}", "a step is running; wait for it or cancel")
     if job.state in (S.FAILED, S.CANCELLED):
         raise TransitionRefused(job.state, f"move to {c.column}", "resume or retry the job first")
@@ -201,19 +229,15 @@ def _move(d: _Decision, c: cmd.MoveToColumn) -> None:
     if job.state == S.DRAFT:
         d.transition(S.READY, "user_action", target=target)
     if d.state.state == S.READY:
-        d.transition(S.SCRIPTING, "user_action", target=target)
-        d.request("script")
+        d.start_column(S.SCRIPTING, "user_action", target=target)
     elif d.state.state == S.SCRIPT_DONE:
-        d.transition(S.TTS_RUNNING, "user_action", target=target)
-        d.request("tts")
+        d.start_column(S.TTS_RUNNING, "user_action", target=target)
     elif d.state.state == S.TTS_DONE:
         d.transition(S.RENDER_READY, "user_action", target=target)
         if c.column == Column.CONCLUIDO:
-            d.transition(S.RENDER_RUNNING, "user_action")
-            d.request("render")
+            d.start_column(S.RENDER_RUNNING, "user_action")
     elif d.state.state == S.RENDER_READY:
-        d.transition(S.RENDER_RUNNING, "user_action", target=target)
-        d.request("render")
+        d.start_column(S.RENDER_RUNNING, "user_action", target=target)
 
 
 def _start(d: _Decision, c: cmd.StartStep) -> None:
@@ -259,6 +283,8 @@ def _artifact(d: _Decision, c: cmd.RecordArtifact) -> None:
 
 
 def _complete(d: _Decision, c: cmd.CompleteStep) -> None:
+    """The step's end, and in the same decision what comes next (the next step's request, the
+    pause, or the job's completion)."""
     _running(d.state, c.step, c.attempt, "complete a step of")
     job_id = d.state.job_id
     d.emit(
@@ -273,19 +299,7 @@ def _complete(d: _Decision, c: cmd.CompleteStep) -> None:
             event_id=ev.event_id_for(job_id, c.step, c.attempt, "completed"),
         )
     )
-    if c.step == "render":
-        video = next((a.name for a in d.state.artifacts_of("render") if a.kind == "video"), "")
-        created = d.state.created_at or d.state.updated_at
-        assert created is not None and d.state.updated_at is not None
-        d.emit(
-            ev.JobCompleted(
-                job_id=job_id,
-                actor=c.actor,
-                video=video,
-                duration_s=(d.state.updated_at - created).total_seconds(),
-                event_id=ev.event_id_for(job_id, "completed", c.attempt),
-            )
-        )
+    d.go_on()
 
 
 def _fail(d: _Decision, c: cmd.FailStep) -> None:
@@ -301,18 +315,18 @@ def _fail(d: _Decision, c: cmd.FailStep) -> None:
 
 def _cancel(d: _Decision, c: cmd.Cancel) -> None:
     job = d.state
-    if job.state not in STEP_OF_RUNNING:
+    if job.state not in RUNNING_STATES:
         raise TransitionRefused(str(job.state), "cancel", "only a job with a running step can be cancelled")
-    d.emit(
-        ev.JobCancelled(job_id=job.job_id, actor=c.actor, step=STEP_OF_RUNNING[job.state], reason=c.reason)
-    )
+    running = [spec.name for spec in job.pipeline.in_column(job.column) if job.step(spec.name).active]
+    step = running[0] if running else job.current_step
+    d.emit(ev.JobCancelled(job_id=job.job_id, actor=c.actor, step=step, reason=c.reason))
 
 
 def _resume(d: _Decision, c: cmd.Resume) -> None:
     job = d.state
     if job.state not in (S.FAILED, S.CANCELLED):
         raise TransitionRefused(str(job.state), "resume", "only failed or cancelled jobs can be resumed")
-    step = (job.failed_step if job.state == S.FAILED else job.current_step) or "script"
+    step = (job.failed_step if job.state == S.FAILED else job.current_step) or job.pipeline.names[0]
     d.emit(
         ev.JobResumed(
             job_id=job.job_id,
@@ -322,7 +336,7 @@ def _resume(d: _Decision, c: cmd.Resume) -> None:
             instruction=c.instruction,
         )
     )
-    d.request(step, c.instruction)
+    d.run_column(c.instruction, only=step)
 
 
 def decide(state: JobState, command: cmd.Command) -> list[ev.Event]:
@@ -340,8 +354,7 @@ def decide(state: JobState, command: cmd.Command) -> list[ev.Event]:
         case cmd.MoveToColumn():
             _move(d, command)
         case cmd.Advance():
-            if state.state in (S.SCRIPT_DONE, S.TTS_DONE):
-                d.advance()
+            d.go_on()
         case cmd.StartStep():
             _start(d, command)
         case cmd.ReportProgress():

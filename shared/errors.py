@@ -37,12 +37,15 @@ class InvalidInput(VideoFactoryError):
 
 
 class ConcurrencyConflict(VideoFactoryError):
-    def __init__(self, job_id: str, expected_seq: int) -> None:
+    """`stored`: how many events of the decision were appended before the conflict."""
+
+    def __init__(self, job_id: str, expected_seq: int, stored: int = 0) -> None:
         super().__init__(
             f"job {job_id} changed since sequence {expected_seq}; reload its events and decide again"
         )
         self.job_id = job_id
         self.expected_seq = expected_seq
+        self.stored = stored
 
 
 class TransitionRefused(VideoFactoryError):

@@ -1,9 +1,11 @@
 """Events: immutable facts, named in the past tense, one envelope for all.
 
 On the wire an event is JSON: the envelope (`event_id`, `job_id`, `type`, `schema_version`,
-`occurred_at`, `actor`) and a `payload` object. Readers are tolerant: unknown payload fields are
-ignored, unknown event types parse as `UnknownEvent`. A breaking payload change bumps
-`schema_version` and registers an upcaster in `UPCASTERS`.
+`occurred_at`, `actor`) and a `payload` object. Readers are tolerant: unknown fields are ignored
+at every level (the payload, its `options`, its `config` snapshot and every item in it), unknown
+event types parse as `UnknownEvent`. Unknown fields are refused only where a person can fix them,
+at the HTTP boundary. A breaking payload change bumps `schema_version` and registers an upcaster in
+`UPCASTERS`.
 """
 
 from __future__ import annotations
@@ -243,7 +245,9 @@ def parse_event(data: bytes) -> Event:
     while version < cls.schema_version:
         payload = UPCASTERS[(kind, version)](payload)
         version += 1
-    return cls(**envelope, **payload)
+    # `extra="ignore"` overrides every nested model's own setting: a field written by a newer
+    # version, anywhere in the event, never makes it unreadable here
+    return cls.model_validate(payload | envelope, extra="ignore")
 
 
 def event_id_for(*parts: object) -> uuid.UUID:

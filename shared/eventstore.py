@@ -12,13 +12,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from nats.js import api as js_api
-
+from shared import commands as cmd
 from shared import metrics, names, telemetry
 from shared.bus import Bus
 from shared.commands import Command
 from shared.decide import decide
-from shared.errors import ConcurrencyConflict
+from shared.errors import ConcurrencyConflict, TransitionRefused
 from shared.events import Event, parse_event
 from shared.jobstate import JobState, evolve
 
@@ -32,9 +31,6 @@ class JobStream:
     root_headers: Mapping[str, str] = field(default_factory=dict)
 
 
-DIRECT_READS = 8  # beyond this many new events, an ordered consumer is cheaper than direct gets
-
-
 class EventStore:
     def __init__(self, bus: Bus, cache_size: int = 2048) -> None:
         self.bus = bus
@@ -42,42 +38,10 @@ class EventStore:
         self._cache_size = cache_size
 
     async def read(self, job_id: str, after_seq: int = 0) -> list[tuple[int, Event, Mapping[str, str]]]:
-        """Events of `job_id` with stream sequence > `after_seq`, in order, with their headers.
-
-        A few new events (the usual case: a cached job moved on) are fetched with direct gets; a long
-        history through an ordered consumer, which streams them.
-        """
-        subject = names.job_subject(job_id)
-        last = await self.bus.last_sequence(subject)
-        if last <= after_seq:
-            return []
-        rows: list[tuple[int, Event, Mapping[str, str]]] = []
-        seq = after_seq + 1
-        while len(rows) < DIRECT_READS:
-            found, data, headers = await self.bus.next_on_subject(subject, seq)
-            rows.append((found, parse_event(data), headers))
-            if found >= last:
-                return rows
-            seq = found + 1
-        return rows + await self._stream(subject, rows[-1][0], last)
-
-    async def _stream(
-        self, subject: str, after_seq: int, last: int
-    ) -> list[tuple[int, Event, Mapping[str, str]]]:
-        config = js_api.ConsumerConfig(
-            deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1
-        )
-        sub = await self.bus.js.subscribe(subject, ordered_consumer=True, config=config)
-        out: list[tuple[int, Event, Mapping[str, str]]] = []
-        try:
-            while True:
-                msg = await sub.next_msg(timeout=10)
-                seq = msg.metadata.sequence.stream
-                out.append((seq, parse_event(msg.data), dict(msg.headers or {})))
-                if seq >= last:
-                    return out
-        finally:
-            await sub.unsubscribe()
+        """Events of `job_id` with stream sequence > `after_seq`, in order, with their headers (one
+        batched direct get, whatever the length of the history)."""
+        rows = await self.bus.read_subject(names.job_subject(job_id), after_seq)
+        return [(seq, parse_event(data), headers) for seq, data, headers in rows]
 
     async def load(self, job_id: str) -> JobStream:
         cached = self._cache.get(job_id)
@@ -102,12 +66,16 @@ class EventStore:
         """Append `events` in order; raises ConcurrencyConflict if the job moved past `expected_seq`."""
         subject = names.job_subject(job_id)
         seq = expected_seq
-        for event in events:
-            ack = await self.bus.append(subject, event.to_json(), str(event.event_id), seq, job_id)
+        for stored, event in enumerate(events):
+            try:
+                ack = await self.bus.append(subject, event.to_json(), str(event.event_id), seq, job_id)
+            except ConcurrencyConflict as conflict:
+                conflict.stored = stored
+                raise
             if ack.duplicate:
                 # Someone already stored this very event: our view is stale, reload and decide again.
                 self._cache.pop(job_id, None)
-                raise ConcurrencyConflict(job_id, seq)
+                raise ConcurrencyConflict(job_id, seq, stored)
             seq = ack.seq
             metrics.EVENTS_APPENDED.labels(event.type).inc()
         return seq
@@ -117,23 +85,48 @@ class EventStore:
     ) -> tuple[JobState, list[Event]]:
         """Decide and append, retrying on conflicts. Raises TransitionRefused when not allowed.
 
+        A job this store has cached is decided on the cache and appended with the cached last
+        sequence: if the job moved on meanwhile the append is refused, and the job is reloaded and
+        decided again. A refusal, or a decision with nothing to do, is only trusted on a fresh load.
+
         With `join_job_trace` (commands from people, not from messages), the work joins the trace
         that the job's creation started, so a job keeps one trace from start to end.
         """
+        stream = self._cache.get(job_id)
+        if stream is None and isinstance(command, cmd.CreateJob):
+            stream = JobStream(JobState(job_id=job_id), 0)  # a new job: nothing to load (else: refused)
+        finishing = False
         for attempt in range(50):
-            stream = await self.load(job_id)
-            events = decide(stream.state, command)
+            fresh = stream is None
+            if stream is None:
+                stream = await self.load(job_id)
+            try:
+                events = decide(stream.state, command)
+            except TransitionRefused:
+                if fresh and finishing:  # someone else went on from there
+                    return stream.state, []
+                if fresh:
+                    raise
+                stream = None
+                continue
             if not events:
-                return stream.state, []
+                if fresh:
+                    return stream.state, []
+                stream = None
+                continue
             parent = stream.root_headers if join_job_trace and stream.root_headers else None
             try:
                 with telemetry.span(
                     f"decide {type(command).__name__}", self.bus.service, parent, job_id=job_id
                 ):
                     last = await self.append(job_id, events, stream.last_seq)
-            except ConcurrencyConflict:
+            except ConcurrencyConflict as conflict:
                 self._cache.pop(job_id, None)
-                await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter only
+                stream = None
+                if conflict.stored:  # part of the decision is stored: finish it from there
+                    command, finishing = cmd.Advance(actor=command.actor), True
+                if attempt:  # racing writers: let one of them through
+                    await asyncio.sleep(random.uniform(0, 0.005 * attempt))  # noqa: S311 - jitter only
                 continue
             state = stream.state
             for event in events:

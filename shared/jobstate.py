@@ -7,7 +7,6 @@ workers and the projector all fold events with it, so they can never disagree ab
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,54 +14,32 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import events as ev
 from shared.config import JobConfig
 from shared.options import JobOptions
+from shared.pipeline import (
+    COLUMN_OF_STATE,
+    COLUMN_ORDER,
+    PIPELINE,
+    RUNNING_STATES,
+    Column,
+    JobStateName,
+    Pipeline,
+    StepSpec,
+)
 
-
-class JobStateName(StrEnum):
-    DRAFT = "DRAFT"
-    READY = "READY"
-    SCRIPTING = "SCRIPTING"
-    SCRIPT_DONE = "SCRIPT_DONE"
-    TTS_RUNNING = "TTS_RUNNING"
-    TTS_DONE = "TTS_DONE"
-    RENDER_READY = "RENDER_READY"
-    RENDER_RUNNING = "RENDER_RUNNING"
-    DONE = "DONE"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-class Column(StrEnum):
-    A_FAZER = "A_FAZER"
-    ROTEIRO = "ROTEIRO"
-    NARRACAO = "NARRACAO"
-    VIDEO = "VIDEO"
-    CONCLUIDO = "CONCLUIDO"
+__all__ = [
+    "COLUMN_ORDER",
+    "TRANSITIONS",
+    "ArtifactRef",
+    "Column",
+    "JobState",
+    "JobStateName",
+    "StepState",
+    "evolve",
+    "fold",
+]
 
 
 S = JobStateName
-COLUMN_ORDER: tuple[Column, ...] = tuple(Column)
-COLUMN_OF_STATE: dict[JobStateName, Column] = {
-    S.DRAFT: Column.A_FAZER,
-    S.READY: Column.A_FAZER,
-    S.SCRIPTING: Column.ROTEIRO,
-    S.SCRIPT_DONE: Column.ROTEIRO,
-    S.TTS_RUNNING: Column.NARRACAO,
-    S.TTS_DONE: Column.NARRACAO,
-    S.RENDER_READY: Column.VIDEO,
-    S.RENDER_RUNNING: Column.VIDEO,
-    S.DONE: Column.CONCLUIDO,
-}
-RUNNING_STATE: dict[str, JobStateName] = {
-    "script": S.SCRIPTING,
-    "tts": S.TTS_RUNNING,
-    "render": S.RENDER_RUNNING,
-}
-DONE_STATE: dict[str, JobStateName] = {"script": S.SCRIPT_DONE, "tts": S.TTS_DONE, "render": S.DONE}
-STEP_OF_RUNNING: dict[JobStateName, str] = {v: k for k, v in RUNNING_STATE.items()}
-STEP_COLUMN: dict[str, Column] = {"script": Column.ROTEIRO, "tts": Column.NARRACAO, "render": Column.VIDEO}
-STEP_WEIGHT: dict[str, float] = {"script": 15.0, "tts": 25.0, "render": 60.0}
-
-_RUNNING = tuple(RUNNING_STATE.values())
+_RUNNING = RUNNING_STATES
 TRANSITIONS: frozenset[tuple[JobStateName, JobStateName]] = frozenset(
     {
         (S.DRAFT, S.READY),
@@ -98,6 +75,15 @@ class StepState(_Frozen):
     error: str | None = None
     instruction: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("completed", "skipped")
+
+    @property
+    def active(self) -> bool:
+        """Asked for or running: a worker has it, or will."""
+        return self.status in ("requested", "running")
 
 
 class ArtifactRef(_Frozen):
@@ -136,28 +122,42 @@ class JobState(_Frozen):
     events_applied: int = 0
 
     @property
+    def pipeline(self) -> Pipeline:
+        """The steps this job runs: the ones its config snapshot names (the table's, before it has one)."""
+        return self.config.pipeline if self.config is not None else PIPELINE
+
+    @property
     def column(self) -> Column:
         """The board column: FAILED and CANCELLED jobs stay (with a badge) where their step ran."""
         if self.state is None:
             return Column.A_FAZER
         if self.state in COLUMN_OF_STATE:
             return COLUMN_OF_STATE[self.state]
-        step = self.failed_step or self.current_step
-        return STEP_COLUMN.get(step or "", Column.A_FAZER)
+        spec = self.pipeline.get(self.failed_step or self.current_step)
+        return spec.column if spec else Column.A_FAZER
 
     @property
     def progress(self) -> float:
         """0-100 over the whole pipeline, weighting each step by its usual share of the time."""
         if self.state == S.DONE:
             return 100.0
-        done = sum(STEP_WEIGHT[s] for s, st in self.steps.items() if st.status in ("completed", "skipped"))
-        running = sum(
-            STEP_WEIGHT[s] * st.percent / 100 for s, st in self.steps.items() if st.status == "running"
-        )
-        return round(min(99.0, done + running), 1)
+        total = sum(spec.weight for spec in self.pipeline)
+        done = 0.0
+        for spec in self.pipeline:
+            current = self.step(spec.name)
+            if current.done:
+                done += spec.weight
+            elif current.status == "running":
+                done += spec.weight * current.percent / 100
+        return round(min(99.0, 100 * done / total), 1)
 
     def step(self, name: str) -> StepState:
         return self.steps.get(name, StepState())
+
+    def column_done(self, spec: StepSpec, steps: dict[str, StepState] | None = None) -> bool:
+        """Whether every step of `spec`'s column is done (in `steps`, or in this state)."""
+        steps = self.steps if steps is None else steps
+        return all(steps.get(s.name, StepState()).done for s in self.pipeline.in_column(spec.column))
 
     def artifacts_of(self, step: str) -> list[ArtifactRef]:
         return sorted((a for a in self.artifacts.values() if a.step == step), key=lambda a: a.name)
@@ -167,6 +167,12 @@ def _with_step(state: JobState, name: str, **changes: object) -> dict[str, StepS
     steps = dict(state.steps)
     steps[name] = state.step(name).model_copy(update=changes)
     return steps
+
+
+def _column_finished(state: JobState, step: str, steps: dict[str, StepState]) -> dict[str, object]:
+    """The column's done state once its last step is done; nothing while a sibling still runs."""
+    spec = state.pipeline.spec(step)
+    return {"state": spec.done} if state.column_done(spec, steps) else {}
 
 
 def _inputs(event: ev.JobCreated | ev.JobConfigured) -> dict[str, object]:
@@ -217,8 +223,7 @@ def evolve(state: JobState, event: ev.Event) -> JobState:
         case ev.StepProgress():
             upd["steps"] = _with_step(state, event.step, percent=max(0.0, min(100.0, event.percent)))
         case ev.StepCompleted():
-            upd["state"] = DONE_STATE[event.step]
-            upd["steps"] = _with_step(
+            steps = _with_step(
                 state,
                 event.step,
                 status="completed",
@@ -227,10 +232,11 @@ def evolve(state: JobState, event: ev.Event) -> JobState:
                 duration_s=event.duration_s,
                 metrics=event.metrics,
             )
+            upd |= {"steps": steps} | _column_finished(state, event.step, steps)
         case ev.StepSkipped():
-            upd["state"] = DONE_STATE[event.step]
             upd["current_step"] = event.step
-            upd["steps"] = _with_step(state, event.step, status="skipped", percent=100.0)
+            steps = _with_step(state, event.step, status="skipped", percent=100.0)
+            upd |= {"steps": steps} | _column_finished(state, event.step, steps)
         case ev.StepFailed():
             upd["steps"] = _with_step(
                 state, event.step, status="failed", error=event.error, finished_at=event.occurred_at
@@ -257,11 +263,15 @@ def evolve(state: JobState, event: ev.Event) -> JobState:
             upd |= {"state": S.FAILED, "failed_step": event.step, "last_error": event.error}
         case ev.JobCancelled():
             upd["state"] = S.CANCELLED
-            if event.step:
-                upd["steps"] = _with_step(state, event.step, status="cancelled")
+            cancelled = {name for name, step in state.steps.items() if step.active}
+            cancelled |= {event.step} if event.step else set()
+            steps = dict(state.steps)
+            for name in cancelled:
+                steps[name] = state.step(name).model_copy(update={"status": "cancelled"})
+            upd["steps"] = steps
         case ev.JobResumed():
             upd |= {
-                "state": RUNNING_STATE[event.step],
+                "state": state.pipeline.spec(event.step).running,
                 "retry_count": event.retry_count,
                 "last_error": None,
             }

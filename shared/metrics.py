@@ -14,6 +14,11 @@ STEPS = Counter("vfo_steps_total", "Step attempts by outcome.", ["step", "outcom
 EVENTS_APPENDED = Counter("vfo_events_appended_total", "Events appended to JOB_EVENTS.", ["type"])
 APPEND_CONFLICTS = Counter("vfo_append_conflicts_total", "Appends refused by the expected-sequence check.")
 WORK_PUBLISHED = Counter("vfo_work_published_total", "Work items published.", ["step"])
+CONSUMED = Counter(
+    "vfo_consumer_messages_total",
+    "Messages handled by a durable consumer, by outcome (acked, redelivered, terminated).",
+    ["consumer", "outcome"],
+)
 REDELIVERIES = Counter("vfo_work_redeliveries_total", "Work items received more than once.", ["step"])
 PROJECTION_LAG = Gauge("vfo_projection_lag_events", "Events in JOB_EVENTS not yet in the board tables.")
 PROJECTED = Counter("vfo_projected_events_total", "Events applied to the board tables.")

@@ -20,7 +20,24 @@ ARTIFACTS_BUCKET = "artifacts"
 CONDUCTOR_DURABLE = "conductor"
 WEBHOOKS_DURABLE = "webhooks"
 
-STEPS = ("script", "tts", "render")
+# Artifacts that one step writes and another reads (the pipeline table names them per step).
+OUTLINE = "outline.json"  # the script as data (shared.script.Script)
+SCRIPT_MD = "script.md"
+IDEAS_MD = "ideas.md"
+OUTLINE_MD = "outline.md"
+METADATA = "metadata.json"
+NARRATION = "narration.wav"
+CUES = "cues.json"
+VIDEO = "video.mp4"
+THUMBNAIL = "thumbnail.jpg"
+SUBTITLES_SRT = "subtitles.srt"
+SUBTITLES_VTT = "subtitles.vtt"
+SHORTS = "short-*.mp4"
+
+
+def short_video(n: int) -> str:
+    """The n-th vertical short cut from a video (one of `SHORTS`)."""
+    return f"short-{n}.mp4"
 
 
 def job_subject(job_id: str) -> str:
@@ -28,20 +45,23 @@ def job_subject(job_id: str) -> str:
     return f"{JOB_EVENTS_SUBJECT_PREFIX}.{job_id}"
 
 
+def job_of_subject(subject: str) -> str:
+    """The job whose events a JOB_EVENTS subject holds."""
+    return subject.removeprefix(f"{JOB_EVENTS_SUBJECT_PREFIX}.")
+
+
 DEFAULT_POOL = "cpu"
 ANY_POOL = "any"  # a video preset's pool that every render host takes
 
 
 def work_subject(step: str, pool: str | None = None) -> str:
-    """`work.script`, `work.tts`, `work.render.<pool>`."""
-    if step == "render":
-        return f"{WORK_SUBJECT_PREFIX}.render.{pool or DEFAULT_POOL}"
-    return f"{WORK_SUBJECT_PREFIX}.{step}"
+    """`work.script`, `work.tts`; a pooled step's work goes to `work.render.<pool>`."""
+    return f"{WORK_SUBJECT_PREFIX}.{step}.{pool}" if pool else f"{WORK_SUBJECT_PREFIX}.{step}"
 
 
 def work_durable(step: str, pool: str | None = None) -> str:
     """Every instance of one worker kind shares this durable, so each item goes to one of them."""
-    return f"render-{pool or DEFAULT_POOL}" if step == "render" else step
+    return f"{step}-{pool}" if pool else step
 
 
 def artifact_object(job_id: str, step: str, filename: str) -> str:

@@ -17,7 +17,10 @@ SECTIONS: dict[str, int] = {"short": 3, "medium": 4, "long": 6}
 
 
 class JobOptions(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Part of the `job_created` / `job_configured` events and of a job's state, so it ignores
+    fields it does not know (an option a newer version added); the board's API refuses them."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     story_type: StoryType = "historia_geral"
     duration_preset: DurationPreset = "medium"

@@ -3,17 +3,25 @@ set up telemetry and metrics, and build a step worker."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
 
 from shared import metrics, telemetry
 from shared.bus import Bus
-from shared.errors import InvalidInput
+from shared.errors import InfrastructureError, InvalidInput
 from shared.eventstore import EventStore
+from shared.http import HttpHost
+from shared.pipeline import StepSpec
 from shared.settings import Settings
 from shared.worker import StepHandler, StepWorker
 
@@ -46,14 +54,71 @@ async def connected(settings: Settings, service: str, *, serve_metrics: bool = T
         await bus.close()
 
 
+async def serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    tasks: Mapping[str, Coroutine[Any, Any, None]],
+    followers: Mapping[str, Coroutine[Any, Any, None]] | None = None,
+    app: ASGIApp | None = None,
+    host: HttpHost | None = None,
+    prefixes: Sequence[str] = (),
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run a service: its `app` (mounted on `host`'s shared port under `prefixes`, or on its own
+    port), its `tasks` (which end when `stop` is set) and its `followers` (which run until they are
+    cancelled), until `stop` is set or one of them ends. A task that fails stops the
+    others and its error is raised (crash-only: the supervisor restarts the service, and every
+    part resumes from durable state). `ready` is set once the app answers."""
+    running = {name: asyncio.create_task(coroutine, name=name) for name, coroutine in tasks.items()}
+    following = [asyncio.create_task(c, name=name) for name, c in (followers or {}).items()]
+    server: uvicorn.Server | None = None
+    if app is not None and host is not None:
+        host.mount(app, *prefixes)
+    elif app is not None:
+        config = uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        running["http"] = asyncio.create_task(server.serve(), name="http")
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        while server is not None and not server.started and not running["http"].done():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)  # uvicorn says `started`, with no event to wait on
+        if server is not None and not server.started:
+            running["http"].result()
+            raise InfrastructureError(f"could not listen on {settings.host}:{settings.port}")
+        if ready is not None:
+            ready.set()
+        done, _ = await asyncio.wait(
+            {stopping, *running.values(), *following}, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done - {stopping}:
+            if not task.cancelled() and task.exception():
+                raise InfrastructureError(
+                    f"{task.get_name()} failed: {task.exception()}"
+                ) from task.exception()
+    finally:
+        if ready is not None:
+            ready.clear()
+        stop.set()
+        if server is not None:
+            server.should_exit = True
+        for task in following:
+            task.cancel()
+        for task in [*running.values(), *following]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        stopping.cancel()
+
+
 def step_worker(
-    settings: Settings, bus: Bus, step: str, handler: StepHandler, pools: Sequence[str] = ()
+    settings: Settings, bus: Bus, step: StepSpec, handler: StepHandler, pools: Sequence[str] = ()
 ) -> StepWorker:
     return StepWorker(
         EventStore(bus),
         step,
         handler,
-        worker_id=worker_id(settings, step),
+        worker_id=worker_id(settings, step.name),
         ack_wait_s=settings.ack_wait_s,
         max_deliver=settings.max_deliver,
         pools=pools,

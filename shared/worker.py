@@ -1,15 +1,21 @@
-"""The step worker loop shared by script, tts and render.
+"""The step worker shared by every step's service, and the typed contract of a step handler.
 
-Every instance of one worker kind pulls from one durable consumer, so each work item goes to exactly
-one of them. Per item: record `step_started` (or `lock_stolen` when a crashed worker's item came
-back), heartbeat with `in_progress` while the adapter works, record artifacts and `step_completed`,
-then ack. Ack/retry policy, by the error tree:
+A handler takes one `StepInput` (the job's inputs, its config snapshot, the upstream artifacts its
+row in the pipeline table declares, downloaded) and returns one `StepResult` (the artifacts it made,
+each declared in its row, and typed `StepMetrics`). It never reads another step's files by name.
+
+Every instance of one worker kind pulls from one durable consumer (`shared.consumer`), so each work
+item goes to exactly one of them. Per item: record `step_started` (or `lock_stolen` when a crashed
+worker's item came back), heartbeat with `in_progress` while the handler works, record the
+artifacts and `step_completed` (which, in the same decision, asks for what comes next), then ack.
+By the error tree:
 
 - `PermanentError`, or any unexpected exception: `step_failed` with the message, then ack.
-- `RetryableError`: nak with backoff; on the last allowed delivery, `step_failed`.
+- `RetryableError`: redelivered with backoff; on the last allowed delivery, `step_failed`.
 - a stale item (job cancelled, another attempt running, already completed): ack, nothing recorded.
+- an item that is not a work item at all: terminated by the consumer runtime.
 
-The heartbeat also watches the job: if it is cancelled, the adapter's task is cancelled (FFmpeg is
+The heartbeat also watches the job: if it is cancelled, the handler's task is cancelled (FFmpeg is
 killed) within `CANCEL_POLL_S`.
 """
 
@@ -27,30 +33,117 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js import api as js_api
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from shared import commands as cmd
-from shared import metrics, names, telemetry
+from shared import metrics, names
 from shared.artifacts import ArtifactStore
+from shared.config import JobConfig
+from shared.consumer import Consumer, Durable, Redeliver, backoff
 from shared.errors import PermanentError, RetryableError, StepError, TransitionRefused
 from shared.events import Scalar
 from shared.eventstore import EventStore
-from shared.jobstate import JobState
+from shared.jobstate import ArtifactRef, JobState
+from shared.options import JobOptions
+from shared.pipeline import StepSpec
 from shared.work import WorkItem
 
 log = logging.getLogger(__name__)
 CANCEL_POLL_S = 1.0
-BACKOFF_S = (2.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class Progress(Protocol):
+    """How the parts of a step report progress; `log` puts the message in the job's log."""
+
+    async def __call__(self, percent: float, message: str = "", *, log: bool = False) -> None: ...
+
+
+class StepMetrics(BaseModel):
+    """What a step measured, recorded with `step_completed` (and shown in the drawer)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # script
+    words: float | None = None
+    sections: float | None = None
+    input_tokens: float | None = None
+    output_tokens: float | None = None
+    model_calls: float | None = None
+    # narration
+    audio_s: float | None = None
+    characters: float | None = None
+    cues: float | None = None
+    # render
+    video_s: float | None = None
+    realtime_factor: float | None = None
+    stills: float | None = None
+    shorts: float | None = None
+    # any step that buys something
+    cost_usd: float | None = None
+
+    def recorded(self) -> dict[str, float]:
+        return self.model_dump(exclude_none=True)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One artifact a step made, to store and record."""
+
+    path: Path
+    name: str
+    kind: str
+    mime_type: str
+    metadata: Mapping[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    outputs: tuple[Output, ...] = ()
+    metrics: StepMetrics = field(default_factory=StepMetrics)
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """What a handler works from. `upstream` holds the declared reads, downloaded; `earlier` this
+    step's own artifacts from earlier attempts (a handler may reuse what is still valid)."""
+
+    job_id: str
+    step: str
+    attempt: int
+    title: str
+    brief: str
+    language: str
+    images: tuple[str, ...]
+    options: JobOptions
+    project: str
+    config: JobConfig
+    instruction: str | None
+    upstream: Mapping[str, Path]
+    earlier: Mapping[str, ArtifactRef]
+    workdir: Path
+    run: StepRun
+
+    def read(self, name: str) -> Path:
+        """A declared upstream artifact; a missing one means the step that makes it must run first."""
+        try:
+            return self.upstream[name]
+        except KeyError:
+            raise PermanentError(
+                f"the job has no artifact named {name!r}; run the step that makes it first"
+            ) from None
+
+
+StepHandler = Callable[[StepInput], Coroutine[Any, Any, StepResult]]
 
 
 @dataclass
-class StepContext:
-    """What a step adapter gets: the job as of now, the work item and the means to report."""
+class StepRun:
+    """The running attempt's means to report: progress, and artifacts kept before the end (a
+    script's stages, reused by a later attempt)."""
 
-    job: JobState
-    item: WorkItem
+    job_id: str
+    spec: StepSpec
+    attempt: int
     workdir: Path
     store: EventStore
     artifacts: ArtifactStore
@@ -67,56 +160,73 @@ class StepContext:
             return
         self._last_progress, self._last_progress_at = percent, now
         command = cmd.ReportProgress(
-            step=self.item.step,
-            attempt=self.item.attempt,
+            step=self.spec.name,
+            attempt=self.attempt,
             percent=round(percent, 1),
             message=message,
             actor=self.actor,
         )
-        await self.store.execute(self.item.job_id, command)
+        await self.store.execute(self.job_id, command)
 
-    async def save(
-        self, path: Path, name: str, kind: str, mime_type: str, metadata: Mapping[str, Scalar] | None = None
-    ) -> None:
-        """Upload a file as an artifact of this step and record `artifact_written`."""
-        object_name = names.artifact_object(self.item.job_id, self.item.step, name)
-        size, digest = await self.artifacts.put_file(object_name, path)
+    async def keep(self, output: Output) -> None:
+        """Store `output` as an artifact of this step now, and record `artifact_written`."""
+        if not self.spec.writes_artifact(output.name):
+            raise PermanentError(
+                f"step {self.spec.name} made {output.name!r}, which its row in the pipeline table does not"
+                f" declare ({', '.join(self.spec.writes) or 'nothing'})"
+            )
+        object_name = names.artifact_object(self.job_id, self.spec.name, output.name)
+        size, digest = await self.artifacts.put_file(object_name, output.path)
         command = cmd.RecordArtifact(
-            step=self.item.step,
-            attempt=self.item.attempt,
-            name=name,
-            kind=kind,
+            step=self.spec.name,
+            attempt=self.attempt,
+            name=output.name,
+            kind=output.kind,
             object_name=object_name,
-            mime_type=mime_type,
+            mime_type=output.mime_type,
             size_bytes=size,
             sha256=digest,
-            metadata=dict(metadata or {}),
+            metadata=dict(output.metadata),
             actor=self.actor,
         )
-        await self.store.execute(self.item.job_id, command)
+        await self.store.execute(self.job_id, command)
 
-    async def fetch(self, name: str) -> Path:
+    async def fetch(self, ref: ArtifactRef) -> Path:
         """Download an artifact of this job into the work dir."""
-        ref = self.job.artifacts.get(name)
-        if ref is None:
-            raise PermanentError(f"the job has no artifact named {name!r}; run the step that makes it first")
-        return await self.artifacts.get_file(ref.object_name, self.workdir / "in" / ref.step / name)
+        return await self.artifacts.get_file(ref.object_name, self.workdir / "in" / ref.step / ref.name)
 
 
-StepHandler = Callable[[StepContext], Coroutine[Any, Any, dict[str, float]]]
-
-
-class Progress(Protocol):
-    """`StepContext.progress`, as the parts of a step take it."""
-
-    async def __call__(self, percent: float, message: str = "", *, log: bool = False) -> None: ...
+async def step_input(state: JobState, item: WorkItem, run: StepRun) -> StepInput:
+    """The handler's input: the job as of now, and the upstream artifacts the step declares."""
+    if state.config is None:
+        raise PermanentError("the job has no configuration snapshot; create it again")
+    upstream = {
+        name: await run.fetch(state.artifacts[name]) for name in run.spec.reads if name in state.artifacts
+    }
+    return StepInput(
+        job_id=state.job_id,
+        step=item.step,
+        attempt=item.attempt,
+        title=state.title,
+        brief=state.brief,
+        language=state.language,
+        images=state.images,
+        options=state.options,
+        project=state.project,
+        config=state.config,
+        instruction=item.instruction,
+        upstream=upstream,
+        earlier={a.name: a for a in state.artifacts_of(item.step)},
+        workdir=run.workdir,
+        run=run,
+    )
 
 
 class StepWorker:
     def __init__(
         self,
         store: EventStore,
-        step: str,
+        spec: StepSpec,
         handler: StepHandler,
         *,
         worker_id: str,
@@ -128,52 +238,40 @@ class StepWorker:
         self.store = store
         self.bus = store.bus
         self.artifacts = ArtifactStore(store.bus)
-        self.step = step
+        self.spec = spec
+        self.step = spec.name
         self.handler = handler
         self.worker_id = worker_id
         self.ack_wait_s = ack_wait_s
         self.max_deliver = max_deliver
-        # a render host serves its pools and `any` (a preset's pool that every render host takes);
-        # one item at a time whichever pool it comes from
+        # a host of a pooled step serves its pools and `any` (a preset's pool that every host
+        # takes); one item at a time whichever pool it comes from
         queues = (
-            [*dict.fromkeys([*(pools or [names.DEFAULT_POOL]), names.ANY_POOL])]
-            if step == "render"
-            else [None]
+            [*dict.fromkeys([*(pools or [names.DEFAULT_POOL]), names.ANY_POOL])] if spec.pooled else [None]
         )
-        self.queues = [(names.work_subject(step, pool), names.work_durable(step, pool)) for pool in queues]
+        self.durables = [
+            Durable(
+                names.WORK_STREAM,
+                names.work_durable(self.step, pool),
+                names.work_subject(self.step, pool),
+                ack_wait_s=ack_wait_s,
+                max_deliver=max_deliver,
+            )
+            for pool in queues
+        ]
         self.scratch = scratch
 
-    async def subscribe(self, subject: str, durable: str) -> JetStreamContext.PullSubscription:
-        """Bind to the durable that every instance of this worker kind shares (created if missing)."""
-        config = js_api.ConsumerConfig(
-            durable_name=durable,
-            ack_policy=js_api.AckPolicy.EXPLICIT,
-            ack_wait=self.ack_wait_s,
-            max_deliver=self.max_deliver,
-            filter_subject=subject,
-        )
-        return await self.bus.js.pull_subscribe(
-            subject, durable=durable, stream=names.WORK_STREAM, config=config
-        )
-
     async def run(self, stop: asyncio.Event) -> None:
-        psubs = [await self.subscribe(subject, durable) for subject, durable in self.queues]
-        subjects = ", ".join(subject for subject, _ in self.queues)
-        log.info("%s worker %s pulling %s", self.step, self.worker_id, subjects)
-        await self.bus.consume(psubs, self.handle, stop)
+        await Consumer(self.bus, self.durables, self.handle, job_of=_job_of).run(stop)
 
     async def handle(self, msg: Msg) -> None:
-        try:
-            item = WorkItem.model_validate_json(msg.data)
-        except ValidationError:
-            log.error("dropping a malformed work item on %s", msg.subject)
-            await msg.term()
-            return
+        item = WorkItem.model_validate_json(msg.data)  # unreadable: the runtime terminates it
+        if item.step != self.step:
+            raise PermanentError(f"a {item.step} work item on the {self.step} queue")
         delivered = msg.metadata.num_delivered
         if delivered > 1:
             metrics.REDELIVERIES.labels(self.step).inc()
-        with telemetry.consumer_span(self.bus.service, msg.subject, msg.headers, item.job_id):
-            await self._process(msg, item, delivered)
+        await self._process(msg, item, delivered)
 
     async def _process(self, msg: Msg, item: WorkItem, delivered: int) -> None:
         start = cmd.StartStep(
@@ -187,61 +285,64 @@ class StepWorker:
             job, _ = await self.store.execute(item.job_id, start)
         except TransitionRefused as refused:
             log.info("stale work item for job %s: %s", item.job_id, refused)
-            await msg.ack()
+            if delivered > 1:  # a worker died after completing it: make sure its decision was finished
+                with contextlib.suppress(TransitionRefused):
+                    await self.store.execute(item.job_id, cmd.Advance(actor=self.worker_id))
             return
         began = time.monotonic()
         workdir = Path(tempfile.mkdtemp(prefix=f"vfo-{item.step}-", dir=self.scratch))
-        context = StepContext(job, item, workdir, self.store, self.artifacts, self.worker_id)
-        task = asyncio.create_task(self.handler(context))
+        run = StepRun(
+            item.job_id, self.spec, item.attempt, workdir, self.store, self.artifacts, self.worker_id
+        )
+        task = asyncio.create_task(self._attempt(job, item, run))
         watcher = asyncio.create_task(self._heartbeat(msg, item, task))
         outcome = "completed"
         try:
-            step_metrics = await task
+            result = await task
             await self.store.execute(
                 item.job_id,
                 cmd.CompleteStep(
                     step=item.step,
                     attempt=item.attempt,
                     duration_s=round(time.monotonic() - began, 3),
-                    metrics=step_metrics,
+                    metrics=result.metrics.recorded(),
                     actor=self.worker_id,
                 ),
             )
-            await msg.ack()
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # the worker itself is shutting down: no ack, the item will be redelivered
             outcome = "cancelled"
-            await msg.ack()
         except RetryableError as err:
-            outcome = await self._retry(msg, item, err, delivered)
+            outcome = "retried"
+            outcome = await self._retry(item, err, delivered)
         except TransitionRefused as refused:
             outcome = "stale"
             log.info("job %s moved on while %s ran: %s", item.job_id, item.step, refused)
-            await msg.ack()
         except Exception as err:
             outcome = "failed"
             message = err.message if isinstance(err, StepError) else f"internal error in {item.step}: {err!r}"
             if not isinstance(err, StepError):
                 log.exception("step %s of job %s crashed", item.step, item.job_id)
             await self._fail(item, message, getattr(err, "code", "internal"))
-            await msg.ack()
         finally:
             watcher.cancel()
             shutil.rmtree(workdir, ignore_errors=True)
             metrics.STEPS.labels(item.step, outcome).inc()
             metrics.STEP_SECONDS.labels(item.step, outcome).observe(time.monotonic() - began)
 
-    async def _retry(self, msg: Msg, item: WorkItem, err: RetryableError, delivered: int) -> str:
+    async def _attempt(self, job: JobState, item: WorkItem, run: StepRun) -> StepResult:
+        result = await self.handler(await step_input(job, item, run))
+        for output in result.outputs:
+            await run.keep(output)
+        return result
+
+    async def _retry(self, item: WorkItem, err: RetryableError, delivered: int) -> str:
         if delivered >= self.max_deliver:
             await self._fail(item, f"{err.message} (gave up after {delivered} attempts)", err.code)
-            await msg.ack()
             return "failed"
-        delay = BACKOFF_S[min(delivered - 1, len(BACKOFF_S) - 1)]
-        log.warning("%s of job %s will be retried in %.0fs: %s", item.step, item.job_id, delay, err.message)
-        await msg.nak(delay=delay)
-        return "retried"
+        raise Redeliver(err.message, backoff(delivered))
 
     async def _fail(self, item: WorkItem, message: str, code: str) -> None:
         with contextlib.suppress(TransitionRefused):
@@ -252,8 +353,8 @@ class StepWorker:
                 ),
             )
 
-    async def _heartbeat(self, msg: Msg, item: WorkItem, task: asyncio.Task[dict[str, float]]) -> None:
-        """Keep the item ours while the adapter works, and stop the adapter if the job was cancelled."""
+    async def _heartbeat(self, msg: Msg, item: WorkItem, task: asyncio.Task[StepResult]) -> None:
+        """Keep the item ours while the handler works, and stop it if the job was cancelled."""
         last_beat = time.monotonic()
         while not task.done():
             await asyncio.sleep(CANCEL_POLL_S)
@@ -262,7 +363,7 @@ class StepWorker:
                 last_beat = time.monotonic()
             job = (await self.store.load(item.job_id)).state
             mine = job.step(item.step)
-            if mine.attempt != item.attempt or mine.status not in ("requested", "running"):
+            if mine.attempt != item.attempt or not mine.active:
                 log.info(
                     "job %s: %s attempt %s is no longer wanted; stopping it",
                     item.job_id,
@@ -271,3 +372,7 @@ class StepWorker:
                 )
                 task.cancel()
                 return
+
+
+def _job_of(msg: Msg) -> str | None:
+    return WorkItem.model_validate_json(msg.data).job_id

@@ -18,6 +18,14 @@ from services.board.schemas import AutoVideo, BoardOut, ErrorOut, JobFields
 from shared.auth import SAFE_METHODS, Caller
 from shared.config import LANGUAGES, MUSIC_BEDS
 from shared.options import DurationPreset, StoryType, VisualMode
+from shared.pipeline import (
+    COLUMN_ORDER,
+    PAUSED_STATES,
+    PIPELINE,
+    RUNNING_STATES,
+    JobStateName,
+    Pipeline,
+)
 
 
 async def _guard(request: Request, caller: Caller) -> None:
@@ -94,6 +102,48 @@ class FormOptions(BaseModel):
     music: list[str] = Field(description="the built-in music beds; audio uploads are chosen by id")
     templates: list[Template]
     auto_video: bool
+    lifecycle: Lifecycle
+
+
+class StepRow(BaseModel):
+    """A row of the pipeline table, as the pages need it."""
+
+    name: str
+    column: str
+    running: str
+    done: str
+    needs: list[str]
+    weight: float
+
+
+class Lifecycle(BaseModel):
+    """The job lifecycle and the pipeline table (shared/pipeline.py): the pages copy none of it."""
+
+    states: list[str]
+    columns: list[str]
+    running_states: list[str] = Field(description="a step runs: the card shows progress")
+    paused_states: list[str] = Field(description="waiting for a person, or for Auto video")
+    steps: list[StepRow]
+
+    @classmethod
+    def of(cls, pipeline: Pipeline) -> Lifecycle:
+        return cls(
+            states=list(JobStateName),
+            columns=list(COLUMN_ORDER),
+            running_states=list(RUNNING_STATES),
+            paused_states=list(PAUSED_STATES),
+            steps=[
+                StepRow(
+                    name=s.name,
+                    column=s.column,
+                    running=s.running,
+                    done=s.done,
+                    needs=list(s.needs),
+                    weight=s.weight,
+                )
+                for s in pipeline
+            ],
+        )
 
 
 @router.get("/options")
@@ -107,6 +157,7 @@ async def form_options(ctx: Ctx) -> FormOptions:
         music=list(MUSIC_BEDS),
         templates=await ctx.board_config.templates(),
         auto_video=await ctx.board_config.auto_video(),
+        lifecycle=Lifecycle.of(PIPELINE),
     )
 
 

@@ -6,7 +6,7 @@ import asyncio
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import av
 import numpy as np
@@ -21,6 +21,7 @@ from services.board.schemas import ErrorOut, UploadOut
 from shared import names
 from shared.auth import Caller, Role, requires
 from shared.errors import InvalidInput
+from shared.media import open_local
 
 router = APIRouter(prefix="/api/v1", tags=["files"], dependencies=[requires(Role.OPERATOR)])
 UPLOAD_MAX_BYTES = 25 * 1024 * 1024
@@ -33,8 +34,8 @@ CLIP_SECONDS = (1.0, 600.0)
 FILE_HINT = "upload a JPEG, PNG or WebP image, an MP4, MOV or WebM clip, or MP3, M4A, WAV, OGG or FLAC audio"
 
 
-def _inspect_image(path: Path) -> tuple[int, int] | None:
-    """The image's size; None when it is not an image at all."""
+def _inspect_image(path: Path) -> dict[str, Any] | None:
+    """An image's `UploadOut` fields; None when it is not an image at all."""
     try:
         with Image.open(path) as image:
             width, height = image.size
@@ -45,14 +46,14 @@ def _inspect_image(path: Path) -> tuple[int, int] | None:
         return None
     except (OSError, SyntaxError, Image.DecompressionBombError) as err:
         raise InvalidInput("file", f"is not a readable image; {FILE_HINT}") from err
-    return width, height
+    return {"kind": "image", "width": width, "height": height}
 
 
-def _inspect_media(path: Path) -> tuple[str, float, tuple[int, int] | None] | None:
-    """A clip ("video", its length and size: its pictures matter, not its sound), or audio
-    ("audio", its length); None when it is neither."""
-    try:  # local files only: a container must not make FFmpeg open anything else
-        container = av.open(str(path), options={"protocol_whitelist": "file"})
+def _inspect_media(path: Path) -> dict[str, Any] | None:
+    """A clip's `UploadOut` fields (its pictures matter, not its sound), or audio's; None when the
+    file is neither."""
+    try:
+        container = open_local(path)
     except av.FFmpegError:
         return None
     with container:
@@ -60,11 +61,11 @@ def _inspect_media(path: Path) -> tuple[str, float, tuple[int, int] | None] | No
             s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
         ]
         if moving and container.format.name in VIDEO_FORMATS:
-            seconds, size = _inspect_clip(container, moving[0])
-            return "video", seconds, size
+            seconds, (width, height) = _inspect_clip(container, moving[0])
+            return {"kind": "video", "width": width, "height": height, "duration_s": round(seconds, 3)}
         if container.format.name not in AUDIO_FORMATS or not container.streams.audio:
             return None
-        return "audio", _inspect_audio(container), None
+        return {"kind": "audio", "duration_s": round(_inspect_audio(container), 3)}
 
 
 def _inspect_clip(
@@ -124,8 +125,9 @@ def _inspect_audio(container: av.container.InputContainer) -> float:
     max_body_size=UPLOAD_MAX_BYTES + 64 * 1024,
 )
 async def upload(file: UploadFile, ctx: Ctx) -> UploadOut:
-    """Upload an image (use its id in a job's `images`) or music (in a job's or an effects preset's
-    `music`); at most 25 MB. Audio is checked whole: 3 s to 60 minutes, decodable, not silent."""
+    """Upload an image or a clip (use its id in a job's `images`) or music (in a job's or an effects
+    preset's `music`); at most 25 MB. Audio is checked whole: 3 s to 60 minutes, decodable, not
+    silent; a clip lasts 1 s to 10 minutes and its first pictures decode."""
     with tempfile.TemporaryDirectory(prefix="vfo-upload-") as tmp:
         path = Path(tmp) / "upload"
         size = 0
@@ -137,31 +139,13 @@ async def upload(file: UploadFile, ctx: Ctx) -> UploadOut:
                 out.write(chunk)
         upload_id = uuid.uuid4().hex
         name = (file.filename or "upload")[-200:]
-        image = await asyncio.to_thread(_inspect_image, path)
-        if image is not None:
-            await ctx.artifacts.put_file(names.upload_object(upload_id), path)
-            return UploadOut(
-                id=upload_id, kind="image", filename=name, width=image[0], height=image[1], size_bytes=size
-            )
-        media = await asyncio.to_thread(_inspect_media, path)
-        if media is None:
+        found = await asyncio.to_thread(_inspect_image, path) or await asyncio.to_thread(_inspect_media, path)
+        if found is None:
             raise InvalidInput("file", f"is neither a readable image, clip nor audio; {FILE_HINT}")
-        kind, seconds, frame = media
-        if kind == "video" and frame is not None:  # a clip: a background, like an image
-            await ctx.artifacts.put_file(names.upload_object(upload_id), path)
-            return UploadOut(
-                id=upload_id,
-                kind="video",
-                filename=name,
-                width=frame[0],
-                height=frame[1],
-                duration_s=round(seconds, 3),
-                size_bytes=size,
-            )
-        await ctx.artifacts.put_file(names.music_object(upload_id), path)
-        return UploadOut(
-            id=upload_id, kind="audio", filename=name, duration_s=round(seconds, 3), size_bytes=size
-        )
+        # backgrounds (images, clips) and music are kept apart: neither can stand in for the other
+        where = names.music_object if found["kind"] == "audio" else names.upload_object
+        await ctx.artifacts.put_file(where(upload_id), path)
+    return UploadOut(id=upload_id, filename=name, size_bytes=size, **found)
 
 
 @router.get("/uploads/{upload_id}", responses={404: {"model": ErrorOut}})
@@ -181,7 +165,7 @@ async def get_upload(
 
 
 def _clip_type(path: Path) -> str:
-    with av.open(str(path), options={"protocol_whitelist": "file"}) as container:
+    with open_local(path) as container:
         return "video/webm" if container.format.name.startswith("matroska") else "video/mp4"
 
 

@@ -1,28 +1,30 @@
-"""The conductor: the process manager that turns a finished step into the next step's work.
+"""The conductor: the process manager that turns a step request into work.
 
-It reads JOB_EVENTS through a durable consumer:
-- `step_requested` -> a work item on `work.<step>` (deduplicated by the event id), but only while
-  the job still waits for that attempt;
-- `step_completed` -> the `Advance` command (the next step if Auto video or the target asks).
-Both are idempotent: a second delivery finds the job already moved on and does nothing.
+It reads JOB_EVENTS through a durable consumer (`shared.consumer`). A `step_requested` becomes a work
+item on the step's subject (`work.<step>`, or `work.<step>.<pool>` for a pooled step), deduplicated
+by the event id, but only while the job still waits for that attempt. Everything else it acks
+unread: what comes after a step is decided with the step's completion (`shared.decide`). A second
+delivery finds the item already published (or the job moved on) and does nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from nats.aio.msg import Msg
-from nats.js import api as js_api
 
-from shared import commands as cmd
-from shared import metrics, names, telemetry
-from shared.errors import InfrastructureError, TransitionRefused
-from shared.events import StepCompleted, StepRequested, parse_event
+from shared import metrics, names
+from shared.consumer import Consumer, Durable
+from shared.events import StepRequested, parse_event
 from shared.eventstore import EventStore
 from shared.work import WorkItem
 
 log = logging.getLogger(__name__)
+DURABLE = Durable(
+    names.JOB_EVENTS_STREAM, names.CONDUCTOR_DURABLE, names.JOB_EVENTS_SUBJECTS, max_ack_pending=1000
+)
 
 
 class Conductor:
@@ -31,39 +33,16 @@ class Conductor:
         self.bus = store.bus
 
     async def run(self, stop: asyncio.Event) -> None:
-        config = js_api.ConsumerConfig(
-            durable_name=names.CONDUCTOR_DURABLE,
-            ack_policy=js_api.AckPolicy.EXPLICIT,
-            deliver_policy=js_api.DeliverPolicy.ALL,
-            ack_wait=30,
-            max_ack_pending=1000,
-        )
-        psub = await self.bus.js.pull_subscribe(
-            names.JOB_EVENTS_SUBJECTS,
-            durable=names.CONDUCTOR_DURABLE,
-            stream=names.JOB_EVENTS_STREAM,
-            config=config,
-        )
-        await self.bus.consume(psub, self.handle, stop, batch=100)
+        await Consumer(
+            self.bus, [DURABLE], self.handle, batch=100, job_of=lambda msg: names.job_of_subject(msg.subject)
+        ).run(stop)
 
     async def handle(self, msg: Msg) -> None:
+        if json.loads(msg.data).get("type") != StepRequested.type:
+            return  # most events are not requests: not worth reading whole
         event = parse_event(msg.data)
-        if not isinstance(event, StepRequested | StepCompleted):
-            await msg.ack()
-            return
-        with telemetry.consumer_span(self.bus.service, msg.subject, msg.headers, event.job_id):
-            try:
-                if isinstance(event, StepRequested):
-                    await self._dispatch(event)
-                else:
-                    await self.store.execute(event.job_id, cmd.Advance(actor="conductor"))
-            except TransitionRefused as refused:
-                log.info("conductor: nothing to do for %s of job %s: %s", event.type, event.job_id, refused)
-            except InfrastructureError:
-                log.exception("conductor: will retry %s of job %s", event.type, event.job_id)
-                await msg.nak(delay=2)
-                return
-        await msg.ack()
+        if isinstance(event, StepRequested):
+            await self._dispatch(event)
 
     async def _dispatch(self, event: StepRequested) -> None:
         job = (await self.store.load(event.job_id)).state

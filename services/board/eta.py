@@ -5,10 +5,13 @@ The script step scales with the brief (characters); narration and render scale w
 fitted to past runs. Before a job's script exists, its length is estimated from the brief with the
 words-per-character ratio past scripts had. Fewer than two distinct sizes: the mean; no history: a
 conservative default per step.
+
+A job's ETA reads an `EtaInput` (its row's few columns and its steps), never its whole state.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,10 +19,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.db import tables as t
-from shared.jobstate import COLUMN_ORDER, STEP_COLUMN, JobState, JobStateName
-from shared.names import STEPS
+from shared.jobstate import JobState, StepState
+from shared.pipeline import COLUMN_ORDER, PIPELINE, RUNNING_STATES, Column, Pipeline, Step, StepSpec
 
-DEFAULT_S = {"script": 2.0, "tts": 5.0, "render": 15.0}
 DEFAULT_WORDS_PER_CHAR = 0.25
 
 
@@ -48,7 +50,7 @@ def _fit(n: float, sx: float, sy: float, sxx: float, sxy: float) -> Fit:
 
 async def load_history(conn: AsyncConnection) -> History:
     h = t.step_history.c
-    x = case((h.step == "script", h.size), else_=h.words)  # what each step scales with
+    x = case((h.step == Step.SCRIPT, h.size), else_=h.words)  # what each step scales with
     rows = await conn.execute(
         select(
             h.step,
@@ -66,35 +68,65 @@ async def load_history(conn: AsyncConnection) -> History:
     fits = {(step, recipe, preset): _fit(*map(float, sums)) for step, recipe, preset, *sums in rows}
     chars, words = (
         await conn.execute(
-            select(func.sum(h.size), func.sum(h.words)).where(h.step == "script", h.words.is_not(None))
+            select(func.sum(h.size), func.sum(h.words)).where(h.step == Step.SCRIPT, h.words.is_not(None))
         )
     ).one()
     ratio = float(words) / float(chars) if chars and words else DEFAULT_WORDS_PER_CHAR
     return History(fits, ratio)
 
 
-def _remaining(state: JobState) -> list[str]:
+@dataclass(frozen=True)
+class EtaInput:
+    """What the ETA of one job reads: a few columns of its row and its steps (`of_state` builds it
+    from a folded JobState)."""
+
+    state: str | None
+    auto_video: bool
+    target: Column | None
+    brief_chars: int
+    recipe: str | None  # None: the job has no config snapshot (yet)
+    video_preset: str | None
+    pipeline: Pipeline = PIPELINE
+    steps: Mapping[str, StepState] = field(default_factory=dict)
+
+    @classmethod
+    def of_state(cls, state: JobState) -> EtaInput:
+        config = state.config
+        return cls(
+            state=state.state,
+            auto_video=state.auto_video,
+            target=state.target,
+            brief_chars=len(state.brief),
+            recipe=config.recipe.slug if config else None,
+            video_preset=config.video.slug if config else None,
+            pipeline=state.pipeline,
+            steps=state.steps,
+        )
+
+    def step(self, name: str) -> StepState:
+        return self.steps.get(name) or StepState()
+
+
+def _remaining(job: EtaInput) -> list[StepSpec]:
     """The steps this job will still run without anyone touching it."""
-    todo = [s for s in STEPS if state.step(s).status not in ("completed", "skipped")]
-    if state.auto_video:
+    todo = [spec for spec in job.pipeline if not job.step(spec.name).done]
+    if job.auto_video:
         return todo
-    limit = COLUMN_ORDER.index(state.target) if state.target else 0
-    return [s for s in todo if COLUMN_ORDER.index(STEP_COLUMN[s]) <= limit]
+    limit = COLUMN_ORDER.index(job.target) if job.target else 0
+    return [spec for spec in todo if COLUMN_ORDER.index(spec.column) <= limit]
 
 
-def eta_seconds(state: JobState, history: History, now: datetime) -> float | None:
+def eta_seconds(job: EtaInput, history: History, now: datetime) -> float | None:
     """Seconds until the job reaches where it is going; None when nothing is running."""
-    if state.state not in (JobStateName.SCRIPTING, JobStateName.TTS_RUNNING, JobStateName.RENDER_RUNNING):
+    if job.state not in RUNNING_STATES or job.recipe is None or job.video_preset is None:
         return None
-    if state.config is None:
-        return None
-    chars = float(len(state.brief))
-    words = state.step("script").metrics.get("words") or chars * history.words_per_char
+    chars = float(job.brief_chars)
+    words = job.step(Step.SCRIPT).metrics.get("words") or chars * history.words_per_char
     total = 0.0
-    for step in _remaining(state):
-        fit = history.fits.get((step, state.config.recipe.slug, state.config.video.slug))
-        predicted = fit.predict(chars if step == "script" else words) if fit else DEFAULT_S[step]
-        current = state.step(step)
+    for spec in _remaining(job):
+        fit = history.fits.get((spec.name, job.recipe, job.video_preset))
+        predicted = fit.predict(chars if spec.name == Step.SCRIPT else words) if fit else spec.eta_s
+        current = job.step(spec.name)
         if current.status == "running" and current.started_at is not None:
             predicted = max(predicted - (now - current.started_at).total_seconds(), 0.5)
         total += predicted

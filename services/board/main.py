@@ -7,10 +7,7 @@ service (crash-only: the supervisor restarts it, and every part resumes from dur
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-
-import uvicorn
 
 from services.board.app import create_app
 from services.board.boardconfig import BoardConfig
@@ -49,83 +46,65 @@ class Board:
         )
         self.projector = Projector(bus, self.engine, self.hub)
         self.conductor = Conductor(store)
-        self._projecting: asyncio.Task[None] | None = None
-        self._projector_stop = asyncio.Event()
-
-    def _start_projector(self) -> None:
-        self._projector_stop = asyncio.Event()
-        self._projecting = asyncio.create_task(self.projector.run(self._projector_stop), name="projector")
+        self._rebuilding = asyncio.Lock()
+        self._pause, self._resume, self._idle = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def rebuild(self) -> int:
         """Drop the projection and replay JOB_EVENTS from sequence 1; returns the new position."""
-        if self._projecting:
-            self._projector_stop.set()
-            await self._projecting
-        await self.projector.rebuild()
-        position = await self.projector.catch_up()
-        self._start_projector()
+        async with self._rebuilding:
+            self._pause.set()
+            await self._idle.wait()
+            await self.projector.rebuild()
+            position = await self.projector.catch_up()
+            self._pause.clear()
+            self._resume.set()
         return position
+
+    async def _project(self, stop: asyncio.Event) -> None:
+        """The projector for the life of the service; `rebuild()` pauses it, replays, resumes it."""
+        while not stop.is_set():
+            self._idle.clear()
+            halt = asyncio.Event()
+            watcher = asyncio.create_task(_set_on_any(halt, stop, self._pause))
+            try:
+                await self.projector.run(halt)
+            finally:
+                watcher.cancel()
+                self._idle.set()
+            await _set_on_any(asyncio.Event(), stop, self._resume)
+            self._resume.clear()
 
     async def serve(self, stop: asyncio.Event, host: HttpHost | None = None) -> None:
         """Run the API, conductor and projector until `stop`; with `host`, share its HTTP port."""
         await migrate(self.engine)
-        async with Access.of(self.context.store.bus, self.settings) as access:
-            await self._serve(stop, host, access)
-
-    async def _serve(self, stop: asyncio.Event, host: HttpHost | None, access: Access) -> None:
-        app = create_app(self.context, access)
-        app.state.rebuild = self.rebuild
-        asgi = JsonTooLarge(app)
-        server: uvicorn.Server | None = None
-        self._start_projector()
-        following = asyncio.create_task(self.context.config.follow(), name="config")
-        conductor = asyncio.create_task(self.conductor.run(stop), name="conductor")
-        if host is None:
-            config = uvicorn.Config(
-                asgi, host=self.settings.host, port=self.settings.port, log_level="warning", lifespan="off"
-            )
-            server = uvicorn.Server(config)
-            http = asyncio.create_task(server.serve(), name="http")
-        else:
-            host.mount(asgi)
-            http = asyncio.create_task(stop.wait(), name="http")
         try:
-            while server is not None and not server.started:
-                if http.done():
-                    http.result()
-                    raise RuntimeError(
-                        f"the board could not listen on {self.settings.host}:{self.settings.port}"
-                    )
-                await asyncio.sleep(0.02)
-            self.context.ready.set()
-            log.info("board ready on http://%s:%s", self.settings.host, self.settings.port)
-            stopping = asyncio.create_task(stop.wait())
-            while True:
-                assert self._projecting is not None
-                projecting = self._projecting
-                done, _ = await asyncio.wait(
-                    {stopping, conductor, http, projecting}, return_when=asyncio.FIRST_COMPLETED
+            async with Access.of(self.context.store.bus, self.settings) as access:
+                app = create_app(self.context, access)
+                app.state.rebuild = self.rebuild
+                await runtime.serve(
+                    self.settings,
+                    stop,
+                    {"conductor": self.conductor.run(stop), "projector": self._project(stop)},
+                    followers={"config": self.context.config.follow()},
+                    app=JsonTooLarge(app),
+                    host=host,
+                    ready=self.context.ready,
                 )
-                for task in done - {stopping}:
-                    if not task.cancelled() and task.exception():
-                        # a crash stops the service; a projector that finished was replaced by rebuild()
-                        raise RuntimeError(f"the board's {task.get_name()} failed") from task.exception()
-                if done & {stopping, conductor, http}:
-                    break
         finally:
-            self.context.ready.clear()
-            if server is not None:
-                server.should_exit = True
-            following.cancel()
-            stop.set()
-            self._projector_stop.set()
-            for task in (http, conductor, self._projecting):
-                if task is not None:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
             await self.engine.dispose()
 
 
 async def serve(settings: Settings, stop: asyncio.Event, host: HttpHost | None = None) -> None:
     async with runtime.connected(settings, "board", serve_metrics=False) as bus:
         await Board(settings, bus).serve(stop, host)
+
+
+async def _set_on_any(target: asyncio.Event, *events: asyncio.Event) -> None:
+    """Set `target` as soon as one of `events` is set."""
+    waits = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+    target.set()

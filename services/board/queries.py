@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.board.eta import History, eta_seconds, load_history
+from services.board.eta import EtaInput, History, eta_seconds, load_history
+from services.board.projector import job_columns
 from services.board.schemas import (
     ArtifactOut,
     BoardOut,
@@ -23,40 +26,76 @@ from services.board.schemas import (
 )
 from shared.db import tables as t
 from shared.errors import NotFound
-from shared.jobstate import Column, JobState
+from shared.jobstate import Column, JobState, StepState
+from shared.pipeline import PIPELINE, RUNNING_STATES, Pipeline
 
-JOB_COLUMNS = [c for c in t.jobs.c if c.name != "snapshot"]
+
+def _columns(names: Iterable[str]) -> list[Any]:
+    """The `jobs` columns of these API fields (`column` is stored as `board_column`)."""
+    return [t.jobs.c["board_column" if name == "column" else name] for name in names]
+
+
+JOB_COLUMNS = _columns(JobOut.model_fields)
+# a card, and what its ETA reads
+CARD_COLUMNS = [
+    *_columns(name for name in CardOut.model_fields if name != "eta_s"),
+    *_columns(("target", "recipe", "video_preset", "pipeline")),
+    func.length(t.jobs.c.brief).label("brief_chars"),
+]
 
 
 def artifact_url(job_id: str, name: str) -> str:
     return f"/api/v1/jobs/{job_id}/artifacts/{name}"
 
 
-def job_from_row(row: RowMapping) -> JobOut:
+def job_from_row(row: Mapping[str, Any]) -> JobOut:
+    """The one mapper of a job for the API: from its `jobs` row (or the columns of one)."""
     return JobOut.model_validate(dict(row) | {"column": row["board_column"]})
 
 
 def job_from_state(state: JobState) -> JobOut:
-    assert state.state is not None and state.created_at is not None and state.updated_at is not None
-    return JobOut(
-        id=state.job_id,
-        project=state.project,
-        title=state.title,
-        brief=state.brief,
-        language=state.language,
-        story_type=state.options.story_type,
-        state=state.state.value,
-        column=state.column.value,
-        progress=state.progress,
-        current_step=state.current_step,
-        auto_video=state.auto_video,
-        retry_count=state.retry_count,
-        failed_step=state.failed_step,
-        last_error=state.last_error,
-        created_at=state.created_at,
-        updated_at=state.updated_at,
-        completed_at=state.completed_at,
+    """A job the projection has not shown yet, from its folded state: the row it will have."""
+    return job_from_row(job_columns(state))
+
+
+@lru_cache(maxsize=64)
+def _pipeline(raw: str | None) -> Pipeline:
+    """A job's `pipeline` column; None: a job from before the column, which runs the table's."""
+    return Pipeline.model_validate_json(raw) if raw else PIPELINE
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every time stored is UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _step_state(row: Mapping[str, Any]) -> StepState:
+    return StepState.model_validate(
+        dict(row) | {"started_at": _aware(row["started_at"]), "metrics": json.loads(row["metrics"])}
     )
+
+
+def eta_input(row: Mapping[str, Any], steps: Iterable[Mapping[str, Any]]) -> EtaInput:
+    """What the ETA reads, from a job's row (with `brief_chars`, or `brief`) and its `job_steps` rows."""
+    return EtaInput(
+        state=row["state"],
+        auto_video=row["auto_video"],
+        target=Column(row["target"]) if row["target"] else None,
+        brief_chars=row["brief_chars"] if "brief_chars" in row else len(row["brief"]),
+        recipe=row["recipe"],
+        video_preset=row["video_preset"],
+        pipeline=_pipeline(row["pipeline"]),
+        steps={s["step"]: _step_state(s) for s in steps},
+    )
+
+
+async def _steps_of(conn: AsyncConnection, job_ids: list[str]) -> dict[str, list[RowMapping]]:
+    found: dict[str, list[RowMapping]] = {job_id: [] for job_id in job_ids}
+    if job_ids:
+        query = select(t.job_steps).where(t.job_steps.c.job_id.in_(job_ids))
+        for row in (await conn.execute(query)).mappings():
+            found[row["job_id"]].append(row)
+    return found
 
 
 async def list_jobs(
@@ -95,9 +134,7 @@ async def get_job(engine: AsyncEngine, job_id: str, project: str | None) -> JobD
         row = (await conn.execute(select(t.jobs).where(t.jobs.c.id == job_id))).mappings().first()
         if row is None or (project is not None and row["project"] != project):
             raise _missing(job_id)
-        steps = (
-            (await conn.execute(select(t.job_steps).where(t.job_steps.c.job_id == job_id))).mappings().all()
-        )
+        steps = (await _steps_of(conn, [job_id]))[job_id]
         arts = (
             (
                 await conn.execute(
@@ -116,16 +153,17 @@ async def get_job(engine: AsyncEngine, job_id: str, project: str | None) -> JobD
             .mappings()
             .all()
         )
-        history = await load_history(conn)
-    order = {"script": 0, "tts": 1, "render": 2}
-    snapshot = JobState.model_validate_json(row["snapshot"])
+        history = await load_history(conn) if row["state"] in RUNNING_STATES else History()
+    order = {name: n for n, name in enumerate(_pipeline(row["pipeline"]).names)}
     return JobDetail(
         **job_from_row(row).model_dump(),
-        options=snapshot.options.model_dump(),
-        target=snapshot.target.value if snapshot.target else None,
-        images=list(snapshot.images),
-        eta_s=eta_seconds(snapshot, history, datetime.now(UTC)),
-        steps=sorted((StepOut.model_validate(dict(s)) for s in steps), key=lambda s: order.get(s.step, 9)),
+        options=json.loads(row["options"]),
+        target=row["target"],
+        images=json.loads(row["images"]),
+        eta_s=eta_seconds(eta_input(row, steps), history, datetime.now(UTC)),
+        steps=sorted(
+            (StepOut.model_validate(dict(s)) for s in steps), key=lambda s: order.get(s.step, len(order))
+        ),
         artifacts=[
             ArtifactOut.model_validate(
                 dict(a) | {"metadata": json.loads(a["meta"]), "url": artifact_url(job_id, a["name"])}
@@ -133,12 +171,8 @@ async def get_job(engine: AsyncEngine, job_id: str, project: str | None) -> JobD
             for a in arts
         ],
         events=[EventOut.model_validate(dict(e) | {"payload": json.loads(e["payload"])}) for e in events],
-        config=snapshot.config.model_dump(mode="json") if snapshot.config else {},
+        config=json.loads(row["config"]) if row["config"] else {},
     )
-
-
-CARD_COLUMNS = [c for c in t.jobs.c if c.name not in ("brief", "last_seq", "target", "completed_at")]
-RUNNING = ("SCRIPTING", "TTS_RUNNING", "RENDER_RUNNING")
 
 
 async def cards(
@@ -154,16 +188,21 @@ async def cards(
     now = datetime.now(UTC)
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
-        history = await load_history(conn) if any(r["state"] in RUNNING for r in rows) else History()
-    out = []
-    for row in rows:
-        eta = (
-            eta_seconds(JobState.model_validate_json(row["snapshot"]), history, now)
-            if row["state"] in RUNNING
-            else None
+        running = [row["id"] for row in rows if row["state"] in RUNNING_STATES]
+        history = await load_history(conn) if running else History()
+        steps = await _steps_of(conn, running)
+    return [
+        CardOut.model_validate(
+            dict(row)
+            | {
+                "column": row["board_column"],
+                "eta_s": eta_seconds(eta_input(row, steps[row["id"]]), history, now)
+                if row["id"] in steps
+                else None,
+            }
         )
-        out.append(CardOut.model_validate(dict(row) | {"column": row["board_column"], "eta_s": eta}))
-    return out
+        for row in rows
+    ]
 
 
 async def board(engine: AsyncEngine, auto_video: bool, position: int, project: str | None) -> BoardOut:

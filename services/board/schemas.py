@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from shared.config import LANGUAGES, MUSIC_BEDS, check_music
+from shared.config import LANGUAGES, MUSIC_BEDS, UPLOAD_ID, check_music
 from shared.httpapi import ErrorOut as ErrorOut  # re-exported for the routes
 from shared.jobstate import Column
 from shared.options import DurationPreset, StoryType, VisualMode
@@ -23,7 +23,7 @@ def _control_characters(value: str, allowed: str = "") -> bool:
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
 Brief = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=BRIEF_MAX)]
-UploadId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+UploadId = Annotated[str, StringConstraints(pattern=f"^{UPLOAD_ID.pattern}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 # voice presets are named after their language: en-US, pt-BR-neural
 PresetName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")]

@@ -1,7 +1,8 @@
 """What each kind of item is, how it is checked, and what it refers to.
 
-Checks at save time: the item's own fields (named, with the fix), then every reference (a recipe's
-prompts, presets and validators; a project's recipes) must name an active item.
+Checks at save time: the item's own fields (named, with the fix; an unknown one is refused, at any
+depth), then every reference (a recipe's prompts, presets and validators; a project's recipes) must
+name an active item. Items read back from the database are not checked again (`read`).
 """
 
 from __future__ import annotations
@@ -52,17 +53,22 @@ def kv_key(kind: str, slug: str) -> str:
 
 
 def parse(kind: str, slug: str, data: dict[str, Any]) -> BaseModel:
+    """An item a person sends: unknown fields are refused at every level (a typo names its path)."""
     model, name = model_for(kind, slug)
-    unknown = sorted(set(data) - set(model.model_fields) - {"slug", "version", "active"})
-    errors = [{"field": f, "message": f"is not a field of {kind}; remove it"} for f in unknown]
     try:
-        item = model.model_validate({k: v for k, v in data.items() if k not in unknown} | {"slug": name})
+        return model.model_validate(data | {"slug": name}, extra="forbid")
     except ValidationError as err:
-        errors += describe(err.errors())
-        item = None
-    if errors or item is None:
-        raise InvalidInput.of(errors, f"{len(errors)} problem(s) in {kind} {slug!r}")
-    return item
+        errors = describe(err.errors())
+        for error, raw in zip(errors, err.errors(), strict=True):
+            if raw["type"] == "extra_forbidden" and len(raw["loc"]) == 1:
+                error["message"] = f"is not a field of {kind}; remove it"
+        raise InvalidInput.of(errors, f"{len(errors)} problem(s) in {kind} {slug!r}") from err
+
+
+def read(kind: str, slug: str, data: dict[str, Any]) -> BaseModel:
+    """An item the registry saved (perhaps by a newer version): fields it does not know are ignored."""
+    model, name = model_for(kind, slug)
+    return model.model_validate(data | {"slug": name}, extra="ignore")
 
 
 def references(item: BaseModel) -> list[tuple[str, str, str]]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import uvicorn
-
 from services.registry.app import PREFIXES, create_app
 from services.registry.registry import Registry
 from services.registry.store import RegistryStore
@@ -38,18 +36,6 @@ async def serve(settings: Settings, stop: asyncio.Event, host: HttpHost | None =
                         "first start: an admin key for every project was written to %s (mode 600)", made
                     )
                 app = create_app(registry, access)
-                if host is not None:
-                    host.mount(app, *PREFIXES)
-                    await stop.wait()
-                    return
-                server = uvicorn.Server(
-                    uvicorn.Config(
-                        app, host=settings.host, port=settings.port, log_level="warning", lifespan="off"
-                    )
-                )
-                serving = asyncio.create_task(server.serve())
-                await stop.wait()
-                server.should_exit = True
-                await serving
+                await runtime.serve(settings, stop, {}, app=app, host=host, prefixes=PREFIXES)
         finally:
             await engine.dispose()

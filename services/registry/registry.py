@@ -36,7 +36,7 @@ def load_defaults() -> dict[str, list[dict[str, Any]]]:
 
 def published(version: Version) -> BaseModel:
     """The item as KV carries it: validated, with its registry version and active flag."""
-    item = catalog.parse(version.kind, version.slug, version.data)
+    item = catalog.read(version.kind, version.slug, version.data)
     return item.model_copy(update={"version": version.version, "active": version.active})
 
 
@@ -104,7 +104,7 @@ class Registry:
         for version in await self.store.latest():
             if not version.active or version.kind not in ("recipes", "projects"):
                 continue
-            item = catalog.parse(version.kind, version.slug, version.data)
+            item = catalog.read(version.kind, version.slug, version.data)
             if any((k, s) == (kind, slug) for _, k, s in catalog.references(item)):
                 users.append(f"{version.kind.removesuffix('s')} {version.slug}")
         return users
@@ -202,7 +202,7 @@ class Registry:
         for (kind, slug), version in sorted(latest.items()):
             if kind != "recipes":
                 continue
-            recipe = catalog.parse(kind, slug, version.data)
+            recipe = catalog.read(kind, slug, version.data)
             assert isinstance(recipe, Recipe)
             uses = []
             for field, ref_kind, ref_slug in catalog.references(recipe):

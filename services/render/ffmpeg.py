@@ -70,13 +70,12 @@ Stream = ffmpeg.nodes.FilterableStream
 
 @dataclass(frozen=True)
 class Bed:
-    """Music under the narration: a file (looped to `seconds`), the gain that puts it at its level, and
-    the envelope (`music.envelope`) that ducks it under speech and fades it in and out."""
+    """Music under the narration: a file (looped), the gain that puts it at its level, and the envelope
+    (`music.envelope`) that ducks it under speech and fades it in and out."""
 
     path: Path
     gain_db: float
     envelope: Path
-    seconds: float
 
 
 class FFmpeg:
@@ -159,9 +158,17 @@ class FFmpeg:
             return None
         return next((line.strip() for line in output.splitlines() if line.strip()), f"exit code {code}")
 
+    def _missing_device(self, encoder: str) -> str | None:
+        """Why `encoder` cannot run here before trying it: the device it needs is not there."""
+        if encoder == "h264_vaapi" and not Path(self.vaapi_device).exists():
+            return (
+                f"h264_vaapi needs a VAAPI device and {self.vaapi_device} does not exist (VFO_VAAPI_DEVICE)"
+            )
+        return None
+
     async def usable(self, encoder: str) -> bool:
         """Whether this FFmpeg has `encoder` and this host can run it (one tiny frame, for real)."""
-        if encoder == "h264_vaapi" and not Path(self.vaapi_device).exists():
+        if self._missing_device(encoder):
             return False
         return encoder == "libx264" or (await self.listed(encoder) and await self.trial(encoder) is None)
 
@@ -173,12 +180,9 @@ class FFmpeg:
         for encoder in candidates:
             if await self.usable(encoder):
                 return encoder, None
-        reason = None if wanted == "auto" else f"{wanted} is not usable on this host"
-        if wanted == "h264_vaapi" and not Path(self.vaapi_device).exists():
-            reason = (
-                f"h264_vaapi needs a VAAPI device and {self.vaapi_device} does not exist (VFO_VAAPI_DEVICE)"
-            )
-        return "libx264", reason
+        if wanted == "auto":
+            return "libx264", None
+        return "libx264", self._missing_device(wanted) or f"{wanted} is not usable on this host"
 
     @staticmethod
     def _voice(
@@ -190,10 +194,9 @@ class FFmpeg:
     ) -> Stream:
         """The narration, gently compressed (voice-over practice) and raised by `gain_db`; with a `bed`,
         over its music; then moved by `trim_db` and limited so that peaks stay under -1 dBFS.
-        It lasts `seconds` (or the bed's), silence after the voice (an end card). `gain_db` None:
-        the narration as it is."""
+        It lasts `seconds` (needed with a bed), silence after the voice (an end card). `gain_db`
+        None: the narration as it is."""
         sound = ffmpeg.input(str(wav))
-        seconds = bed.seconds if bed is not None else seconds
         if seconds is not None:
             sound = sound.filter("apad", whole_dur=f"{seconds:.3f}")
         if gain_db is None:
@@ -202,10 +205,11 @@ class FFmpeg:
             "volume", f"{gain_db + trim_db:.2f}dB"
         )
         if bed is not None:
+            assert seconds is not None, "music is looped to the video's length"
             stereo = {"sample_rates": MIXED_RATE, "channel_layouts": "stereo", "sample_fmts": "fltp"}
             music = (
                 ffmpeg.input(str(bed.path), stream_loop=-1)["a"]  # an MP3's cover art is not music
-                .filter("atrim", duration=f"{bed.seconds:.3f}")
+                .filter("atrim", duration=f"{seconds:.3f}")
                 .filter("aresample", MIXED_RATE)
                 .filter("aformat", **stereo)
                 .filter("volume", f"{bed.gain_db + trim_db:.2f}dB")
@@ -229,10 +233,15 @@ class FFmpeg:
         return float(found.group(1))
 
     async def loudness(
-        self, wav: Path, gain_db: float, bed: Bed | None = None, trim_db: float = 0.0
+        self,
+        wav: Path,
+        gain_db: float,
+        bed: Bed | None = None,
+        trim_db: float = 0.0,
+        seconds: float | None = None,
     ) -> float:
         """Integrated loudness (LUFS) of the narration (over its music) as `audio_args` would make it."""
-        return await self._integrated(self._voice(wav, gain_db, bed, trim_db), "narration")
+        return await self._integrated(self._voice(wav, gain_db, bed, trim_db, seconds), "narration")
 
     async def music_loudness(self, path: Path) -> float:
         """Integrated loudness (LUFS) of a music file as it is."""

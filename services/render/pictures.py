@@ -27,6 +27,7 @@ from services.render.ffmpeg import BT709, SKIPPABLE_X264, buffer_for
 from services.render.skipframes import with_a_reference
 from shared.config import VideoPreset
 from shared.errors import PermanentError
+from shared.media import open_local
 
 STILL_PARAMS = f"keyint=1:{SKIPPABLE_X264}:repeat-headers=1:rc-lookahead=0:mbtree=0:sync-lookahead=0"
 # With clips the stream also has P frames of x264's own (a clip's frames after its first), so its
@@ -89,7 +90,11 @@ Planes = tuple[Image.Image, Image.Image, Image.Image]  # Y, Cb, Cr ("L"), BT.709
 
 def planes_of(image: Image.Image) -> Planes:
     """An RGB picture as the encoder's planes, each a Pillow image (to resize, paste, blend)."""
-    frame = video_frame(image, 0)
+    return _planes(video_frame(image, 0))
+
+
+def _planes(frame: av.VideoFrame) -> Planes:
+    """A yuv420p frame's planes as Pillow images."""
     y, u, v = (
         Image.frombuffer("L", (plane.width, plane.height), bytes(plane), "raw", "L", plane.line_size, 1)
         for plane in frame.planes
@@ -189,7 +194,7 @@ class Clip:
 
     def _restart(self) -> None:
         self.close()
-        self._container = av.open(str(self.path), options={"protocol_whitelist": "file"})
+        self._container = open_local(self.path)
         self._frames = self._container.decode(video=0)
         self._shown, self._next = None, None
 
@@ -241,8 +246,4 @@ def _fitted_planes(frame: av.VideoFrame, size: tuple[int, int]) -> Planes:
     scaled = cropped.reformat(
         width, height, "yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG", interpolation="BICUBIC"
     )
-    y, u, v = (
-        Image.frombuffer("L", (plane.width, plane.height), bytes(plane), "raw", "L", plane.line_size, 1)
-        for plane in scaled.planes
-    )
-    return y, u, v
+    return _planes(scaled)

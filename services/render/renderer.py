@@ -168,8 +168,8 @@ class Renderer:
                     music.envelope(inputs.cues, seconds, effects.ducking_db), workdir / "ducking.wav"
                 )
             )
-            bed = Bed(inputs.music, level, envelope, seconds)
-            trim = LOUDNESS["I"] - await self.ffmpeg.loudness(inputs.narration, gain, bed)
+            bed = Bed(inputs.music, level, envelope)
+            trim = LOUDNESS["I"] - await self.ffmpeg.loudness(inputs.narration, gain, bed, seconds=seconds)
 
         async def encoded(written: float) -> None:
             await shares.report("audio", written / max(seconds, 1e-3))
@@ -219,9 +219,10 @@ class Renderer:
                 self.painter.title_card, last, video.end_card_text or inputs.title
             )
 
+        cards = {TITLE_CARD: card, END_CARD: end_card}
+
         def still(view: View) -> Image.Image:
             background, caption, highlight = view.still
-            cards = {TITLE_CARD: card, END_CARD: end_card}
             picture = cards.get(background) or background_of(background)
             return self.painter.captioned(picture, caption, highlight, video.captions)
 

@@ -113,30 +113,40 @@ def nal_units(stream: bytes) -> list[bytes]:
     return units
 
 
-@functools.lru_cache(maxsize=8)
-def _sps_with_a_reference(sps: bytes) -> bytes:
-    """An SPS NAL that says max_num_ref_frames 0 (x264's, for a stream of IDRs only), saying 1."""
+def _sps_head(sps: bytes) -> tuple[_Reader, int, int, int]:
+    """An SPS NAL read up to max_num_ref_frames: the reader there, log2_max_frame_num,
+    pic_order_cnt_type and log2_max_pic_order_cnt_lsb (0 unless type 0)."""
     r = _Reader(unescape(sps[1:]))
     profile = r.bits(8)
     r.bits(16)  # constraint flags, level
     r.ue()  # seq_parameter_set_id
     if profile in HIGH_PROFILES:
-        if r.ue() == 3:
+        if r.ue() == 3:  # chroma_format_idc
             r.bits(1)
-        r.ue()
+        r.ue()  # bit depths
         r.ue()
         r.bits(1)
         if r.bits(1):
             raise Unsupported("scaling matrices")
-    r.ue()  # log2_max_frame_num_minus4
-    if r.ue() == 0:  # pic_order_cnt_type
-        r.ue()
+    log2_max_frame_num = r.ue() + 4
+    poc_type = r.ue()
+    log2_max_poc_lsb = 0
+    if poc_type == 0:
+        log2_max_poc_lsb = r.ue() + 4
+    elif poc_type == 1:
+        raise Unsupported("pic_order_cnt_type 1")
+    return r, log2_max_frame_num, poc_type, log2_max_poc_lsb
+
+
+@functools.lru_cache(maxsize=8)
+def _sps_with_a_reference(sps: bytes) -> bytes:
+    """An SPS NAL that says max_num_ref_frames 0 (x264's, for a stream of IDRs only), saying 1."""
+    r = _sps_head(sps)[0]
     start = r.position
     if r.ue() != 0:  # max_num_ref_frames
         return sps
     end = r.position
-    rbsp = unescape(sps[1:])
-    bits = [(byte >> (7 - n)) & 1 for byte in rbsp for n in range(8)]
+    bits = [(byte >> (7 - n)) & 1 for byte in r.data for n in range(8)]
     last = max(n for n, bit in enumerate(bits) if bit)  # the rbsp stop bit
     out = _Writer()
     out.values = [*bits[:start], 0, 1, 0, *bits[end:last]]  # ue(1) for ue(0)
@@ -176,25 +186,7 @@ def parameters(stream: bytes) -> Parameters:
     pps = next((u for u in units if u[0] & 0x1F == NAL_PPS), None)
     if sps is None or pps is None:
         raise Unsupported("the piece has no SPS or PPS")
-    r = _Reader(unescape(sps[1:]))
-    profile = r.bits(8)
-    r.bits(16)  # constraint flags, level
-    r.ue()  # seq_parameter_set_id
-    if profile in HIGH_PROFILES:
-        if r.ue() == 3:  # chroma_format_idc
-            r.bits(1)
-        r.ue()  # bit depths
-        r.ue()
-        r.bits(1)
-        if r.bits(1):
-            raise Unsupported("scaling matrices")
-    log2_max_frame_num = r.ue() + 4
-    poc_type = r.ue()
-    log2_max_poc_lsb = 0
-    if poc_type == 0:
-        log2_max_poc_lsb = r.ue() + 4
-    elif poc_type == 1:
-        raise Unsupported("pic_order_cnt_type 1")
+    r, log2_max_frame_num, poc_type, log2_max_poc_lsb = _sps_head(sps)
     r.ue()  # max_num_ref_frames
     r.bits(1)  # gaps_in_frame_num_value_allowed_flag
     width, height = r.ue() + 1, r.ue() + 1

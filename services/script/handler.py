@@ -13,11 +13,14 @@ import os
 from services.script.clients import ENGINES
 from services.script.llm import LLMRequest, LLMWriter, Unreachable, Usage
 from services.script.writer import OfflineDraftWriter, ScriptRequest
+from shared import names
 from shared.config import JobConfig, Prompt, Provider
 from shared.errors import PermanentError
+from shared.jobstate import ArtifactRef
 from shared.options import SECTIONS
+from shared.pipeline import Step
 from shared.script import Script
-from shared.worker import StepContext
+from shared.worker import Output, StepInput, StepMetrics, StepResult
 
 OFFLINE = "offline-draft"
 
@@ -37,7 +40,7 @@ def unusable(provider: Provider) -> str | None:
 
 def _prompt(config: JobConfig, language: str) -> Prompt | None:
     for step in config.recipe.steps:
-        if step.step == "script" and language in step.prompts:
+        if step.step == Step.SCRIPT and language in step.prompts:
             return config.prompts.get(step.prompts[language])
     return None
 
@@ -46,7 +49,7 @@ def _stages(config: JobConfig, language: str) -> dict[str, Prompt]:
     """The prompts of the script step's other stages (ideation, outline, metadata) in this language."""
     found: dict[str, Prompt] = {}
     for step in config.recipe.steps:
-        if step.step == "script":
+        if step.step == Step.SCRIPT:
             for stage, by_language in step.stages.items():
                 prompt = config.prompts.get(by_language.get(language, ""))
                 if prompt is not None:
@@ -55,10 +58,10 @@ def _stages(config: JobConfig, language: str) -> dict[str, Prompt]:
 
 
 KINDS = {
-    "ideas.md": "ideas",
-    "outline.md": "outline-draft",
-    "script.md": "script",
-    "metadata.json": "metadata",
+    names.IDEAS_MD: "ideas",
+    names.OUTLINE_MD: "outline-draft",
+    names.SCRIPT_MD: "script",
+    names.METADATA: "metadata",
 }
 
 
@@ -66,52 +69,55 @@ class ArtifactCache:
     """Stage answers as this step's artifacts, tagged with the hash of their input: an answer whose
     input has not changed is reused by a later attempt instead of being bought again."""
 
-    def __init__(self, ctx: StepContext, meta: dict[str, str | float]) -> None:
-        self.ctx = ctx
+    def __init__(self, step: StepInput, meta: dict[str, str | float]) -> None:
+        self.step = step
         self.meta = meta
 
+    def _kept(self, name: str, key: str) -> ArtifactRef | None:
+        """The answer an earlier attempt kept for this very input, if any."""
+        ref = self.step.earlier.get(name)
+        return ref if ref is not None and ref.metadata.get("input_sha") == key else None
+
     async def get(self, name: str, key: str) -> str | None:
-        ref = self.ctx.job.artifacts.get(name)
-        if ref is None or ref.step != "script" or ref.metadata.get("input_sha") != key:
+        ref = self._kept(name, key)
+        if ref is None:
             return None
-        return (await self.ctx.fetch(name)).read_text(encoding="utf-8")
+        return (await self.step.run.fetch(ref)).read_text(encoding="utf-8")
 
     async def put(self, name: str, key: str, text: str, media_type: str) -> None:
-        ref = self.ctx.job.artifacts.get(name)
-        if ref is not None and ref.step == "script" and ref.metadata.get("input_sha") == key:
+        if self._kept(name, key) is not None:
             return  # kept by an earlier attempt, and reused: nothing new to record
-        path = self.ctx.workdir / name
+        path = self.step.workdir / name
         path.write_text(text, encoding="utf-8")
-        await self.ctx.save(path, name, KINDS.get(name, "text"), media_type, self.meta | {"input_sha": key})
+        meta = self.meta | {"input_sha": key}
+        await self.step.run.keep(Output(path, name, KINDS.get(name, "text"), media_type, meta))
 
 
 class ScriptStep:
     def __init__(self, offline: OfflineDraftWriter | None = None) -> None:
         self.offline = offline or OfflineDraftWriter()
 
-    async def __call__(self, ctx: StepContext) -> dict[str, float]:
-        job = ctx.job
-        config = job.config
-        if config is None:
-            raise PermanentError("the job has no configuration snapshot; create it again")
+    async def __call__(self, step: StepInput) -> StepResult:
+        config = step.config
         request = ScriptRequest(
-            title=job.title,
-            brief=job.brief,
-            language=job.language,
-            sections=SECTIONS[job.options.duration_preset],
-            story_type=job.options.story_type,
-            instruction=ctx.item.instruction,
+            title=step.title,
+            brief=step.brief,
+            language=step.language,
+            sections=SECTIONS[step.options.duration_preset],
+            story_type=step.options.story_type,
+            instruction=step.instruction,
         )
-        await ctx.progress(5, "writing the script")
+        progress = step.run.progress
+        await progress(5, "writing the script")
         order = [config.providers[slug] for slug in config.script.order if slug in config.providers]
         skipped: list[str] = []
         written: tuple[Script, Usage | None] | None = None
         providers = " → ".join(p.slug for p in order) or OFFLINE
         for provider in order or [Provider(slug=OFFLINE, type="llm", engine=OFFLINE)]:
             reason = unusable(provider)
-            prompt = _prompt(config, job.language)
+            prompt = _prompt(config, step.language)
             if reason is None and provider.engine != OFFLINE and prompt is None:
-                reason = f"the recipe has no script prompt for {job.language}"
+                reason = f"the recipe has no script prompt for {step.language}"
             if reason is not None:
                 skipped.append(f"{provider.slug}: {reason}")
                 continue
@@ -120,35 +126,35 @@ class ScriptStep:
                 break
             assert prompt is not None
             llm = LLMRequest(
-                title=job.title,
-                brief=job.brief,
-                language=job.language,
-                story_type=job.options.story_type,
-                duration_preset=job.options.duration_preset,
+                title=step.title,
+                brief=step.brief,
+                language=step.language,
+                story_type=step.options.story_type,
+                duration_preset=step.options.duration_preset,
                 prompt=prompt,
                 knowledge=tuple(k for k in config.knowledge.values() if k.tier in prompt.knowledge_tiers),
                 validators=config.validators,
-                instruction=ctx.item.instruction,
+                instruction=step.instruction,
                 max_attempts=config.script.max_attempts,
-                stages=_stages(config, job.language),
+                stages=_stages(config, step.language),
             )
-            cache = ArtifactCache(ctx, {"generator": provider.slug, "providers": providers})
+            cache = ArtifactCache(step, {"generator": provider.slug, "providers": providers})
             writer = LLMWriter(ENGINES[provider.engine](provider), provider.settings, cache)
             try:
-                result = await writer.write(llm, ctx.progress)
+                result = await writer.write(llm, progress)
                 assert result.script is not None
                 written = (result.script, result.usage)
                 break
             except Unreachable as err:
                 skipped.append(f"{provider.slug}: {err}")
-                await ctx.progress(5, f"{err}; handing over to the next provider", log=True)
+                await progress(5, f"{err}; handing over to the next provider", log=True)
         if written is None:
             raise PermanentError(
                 "no provider could write the script (" + "; ".join(skipped) + "); set the key, or add "
                 f"{OFFLINE} to the script preset's providers"
             )
         if skipped:
-            await ctx.progress(90, "skipped " + "; ".join(skipped), log=True)
+            await progress(90, "skipped " + "; ".join(skipped), log=True)
         script, usage = written
         meta: dict[str, str | float] = {
             "generator": script.generator,
@@ -157,13 +163,16 @@ class ScriptStep:
         }
         if skipped:
             meta["skipped"] = "; ".join(skipped)[:500]
+        outputs: list[Output] = []
         if usage is None:  # the offline draft (a model's script.md was kept as it was accepted)
-            markdown = ctx.workdir / "script.md"
+            markdown = step.workdir / names.SCRIPT_MD
             markdown.write_text(script.to_markdown(), encoding="utf-8")
-            await ctx.save(markdown, "script.md", "script", "text/markdown; charset=utf-8", meta)
-        outline = ctx.workdir / "outline.json"
+            outputs.append(Output(markdown, names.SCRIPT_MD, "script", "text/markdown; charset=utf-8", meta))
+        outline = step.workdir / names.OUTLINE
         outline.write_text(script.model_dump_json(indent=2), encoding="utf-8")
-        await ctx.save(outline, "outline.json", "outline", "application/json", meta)
+        outputs.append(Output(outline, names.OUTLINE, "outline", "application/json", meta))
         words = sum(len(sentence.split()) for _, sentence in script.narration())
-        step_metrics = {"words": float(words), "sections": float(len(script.sections))}
-        return step_metrics | (usage.metrics() if usage else {})
+        step_metrics = StepMetrics(
+            words=float(words), sections=float(len(script.sections)), **(usage.metrics() if usage else {})
+        )
+        return StepResult(outputs=tuple(outputs), metrics=step_metrics)

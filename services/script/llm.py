@@ -21,6 +21,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
+from shared import names
 from shared.config import TEMPLATE_VARIABLE, Knowledge, Prompt, Validator
 from shared.errors import PermanentError
 from shared.script import Script, Section
@@ -185,10 +186,10 @@ class StageCache(Protocol):
 
 
 STAGE_FILES = {
-    "ideation": "ideas.md",
-    "outline": "outline.md",
-    "script": "script.md",
-    "metadata": "metadata.json",
+    "ideation": names.IDEAS_MD,
+    "outline": names.OUTLINE_MD,
+    "script": names.SCRIPT_MD,
+    "metadata": names.METADATA,
 }
 
 
@@ -304,12 +305,14 @@ class LLMWriter:
         for attempt in range(1, request.max_attempts + 1):
             span = (script_band[1] - script_band[0]) / request.max_attempts
             band = (script_band[0] + span * (attempt - 1), script_band[0] + span * attempt)
-            text, key = await self._ask("script.md", request.prompt, values, written, band, progress, FORMAT)
+            text, key = await self._ask(
+                names.SCRIPT_MD, request.prompt, values, written, band, progress, FORMAT
+            )
             script = parse(text, request.title, request.language, self.client.provider)
             problems = failures(script, request.validators)
             if not problems:
                 written.script = script
-                await self._keep("script.md", key, script.to_markdown())
+                await self._keep(names.SCRIPT_MD, key, script.to_markdown())
                 break
             said = "; ".join(problems)
             await progress(band[1], f"attempt {attempt} refused: {said}", log=True)
@@ -328,11 +331,11 @@ class LLMWriter:
                 asked = request.stages["metadata"]
                 band = (85.0, 95.0)
                 text, key = await self._ask(
-                    "metadata.json", asked, values, written, band, progress, METADATA_FORMAT
+                    names.METADATA, asked, values, written, band, progress, METADATA_FORMAT
                 )
                 metadata = _metadata(text)
                 if metadata is not None:
-                    await self._keep("metadata.json", key, metadata.model_dump_json(indent=2))
+                    await self._keep(names.METADATA, key, metadata.model_dump_json(indent=2))
                     break
                 values["instruction"] = (
                     "Your previous answer was not the JSON object asked for; answer with it only."

@@ -13,10 +13,11 @@ from pydantic import ValidationError
 
 from services.tts import azure
 from services.tts.narrate import Speech, narrate, narrate_ssml
+from shared import names
 from shared.config import VoicePreset
 from shared.errors import PermanentError
 from shared.script import Script
-from shared.worker import StepContext
+from shared.worker import Output, StepInput, StepMetrics, StepResult
 
 # The offline voice of each language, for a neural preset that cannot be used here.
 OFFLINE_VOICES = {"en-US": "en-us", "pt-BR": "pt-br", "es-ES": "es", "es-MX": "es-419"}
@@ -29,28 +30,23 @@ class NarrationStep:
         self.speech = speech
         self.neural = neural
 
-    async def __call__(self, ctx: StepContext) -> dict[str, float]:
-        config = ctx.job.config
-        if config is None:
-            raise PermanentError("the job has no configuration snapshot; create it again")
-        outline = await ctx.fetch("outline.json")
+    async def __call__(self, step: StepInput) -> StepResult:
+        config, progress = step.config, step.run.progress
         try:
-            script = Script.model_validate_json(outline.read_bytes())
+            script = Script.model_validate_json(step.read(names.OUTLINE).read_bytes())
         except ValidationError as err:
-            raise PermanentError("outline.json is not a valid script; retry the script step") from err
-        wav = ctx.workdir / "narration.wav"
+            raise PermanentError(f"{names.OUTLINE} is not a valid script; retry the script step") from err
+        wav = step.workdir / names.NARRATION
         voice, skipped = config.voice, None
         if voice.engine == "azure" and (reason := azure.missing()):
             skipped = f"azure: {reason}"
             voice = VoicePreset(slug=voice.slug, voice=OFFLINE_VOICES.get(script.language, "en-us"))
-            await ctx.progress(
-                1, f"the neural voice is skipped ({reason}); the offline voice narrates", log=True
-            )
+            await progress(1, f"the neural voice is skipped ({reason}); the offline voice narrates", log=True)
         if voice.engine == "azure":
-            cues = await narrate_ssml(script, voice, config.ssml, self.neural(), wav, ctx.progress)
+            cues = await narrate_ssml(script, voice, config.ssml, self.neural(), wav, progress)
         else:
-            cues = await narrate(script, voice, self.speech, wav, ctx.progress)
-        cues_path = ctx.workdir / "cues.json"
+            cues = await narrate(script, voice, self.speech, wav, progress)
+        cues_path = step.workdir / names.CUES
         cues_path.write_text(cues.model_dump_json(indent=1), encoding="utf-8")
         meta: dict[str, str | float] = {
             "duration_s": round(cues.duration, 3),
@@ -59,14 +55,19 @@ class NarrationStep:
         }
         if skipped:
             meta["skipped"] = skipped
-        await ctx.save(wav, "narration.wav", "audio", "audio/wav", meta)
-        await ctx.save(cues_path, "cues.json", "cues", "application/json", meta)
         characters = sum(len(cue.text) for cue in cues.cues)
-        step_metrics = {
-            "audio_s": round(cues.duration, 3),
-            "characters": float(characters),
-            "cues": float(len(cues.cues)),
-        }
-        if voice.engine == "azure":
-            step_metrics["cost_usd"] = round(characters * azure.USD_PER_MILLION_CHARACTERS / 1e6, 6)
-        return step_metrics
+        cost = (
+            round(characters * azure.USD_PER_MILLION_CHARACTERS / 1e6, 6) if voice.engine == "azure" else None
+        )
+        return StepResult(
+            outputs=(
+                Output(wav, names.NARRATION, "audio", "audio/wav", meta),
+                Output(cues_path, names.CUES, "cues", "application/json", meta),
+            ),
+            metrics=StepMetrics(
+                audio_s=round(cues.duration, 3),
+                characters=float(characters),
+                cues=float(len(cues.cues)),
+                cost_usd=cost,
+            ),
+        )

@@ -7,10 +7,11 @@ import asyncio
 from services.tts.espeak import EspeakEngine
 from services.tts.handler import NarrationStep
 from shared import runtime
+from shared.pipeline import PIPELINE, Step
 from shared.settings import Settings
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     async with runtime.connected(settings, "tts") as bus:
-        worker = runtime.step_worker(settings, bus, "tts", NarrationStep(EspeakEngine()))
+        worker = runtime.step_worker(settings, bus, PIPELINE.spec(Step.TTS), NarrationStep(EspeakEngine()))
         await worker.run(stop)

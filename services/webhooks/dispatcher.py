@@ -20,14 +20,14 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 from nats.aio.msg import Msg
-from nats.js import api as js_api
 from sqlalchemy.engine import RowMapping
 
 from services.webhooks import signing, ssrf
 from services.webhooks.payload import PUBLIC_TYPES, build
 from services.webhooks.store import WebhookStore
-from shared import metrics, names, telemetry
+from shared import metrics, names
 from shared.auth import EVERY_PROJECT, Tokens
+from shared.consumer import Consumer, Durable
 from shared.errors import InvalidInput
 from shared.events import parse_event
 from shared.eventstore import EventStore
@@ -35,6 +35,10 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 EXCERPT = 300
+# new events only: a receiver added today does not hear of last year's videos
+DURABLE = Durable(
+    names.JOB_EVENTS_STREAM, names.WEBHOOKS_DURABLE, names.JOB_EVENTS_SUBJECTS, deliver_new=True
+)
 
 
 class Dispatcher:
@@ -58,44 +62,36 @@ class Dispatcher:
         self.wake = asyncio.Event()
 
     async def consume(self, stop: asyncio.Event) -> None:
-        config = js_api.ConsumerConfig(
-            durable_name=names.WEBHOOKS_DURABLE,
-            ack_policy=js_api.AckPolicy.EXPLICIT,
-            deliver_policy=js_api.DeliverPolicy.NEW,
-            ack_wait=30,
-        )
-        bus = self.events.bus
-        psub = await bus.js.pull_subscribe(
-            names.JOB_EVENTS_SUBJECTS,
-            durable=names.WEBHOOKS_DURABLE,
-            stream=names.JOB_EVENTS_STREAM,
-            config=config,
-        )
-        await bus.consume(psub, self.handle, stop, batch=50)
+        await Consumer(
+            self.events.bus,
+            [DURABLE],
+            self.handle,
+            batch=50,
+            job_of=lambda msg: names.job_of_subject(msg.subject),
+        ).run(stop)
 
     async def handle(self, msg: Msg) -> None:
-        event = parse_event(msg.data)
-        if event.type not in PUBLIC_TYPES:
-            await msg.ack()
+        """One event in: a delivery per matching subscription; an event the outside never hears of,
+        or a message that is not an event at all (terminated by the runtime), queues nothing."""
+        if json.loads(msg.data).get("type") not in PUBLIC_TYPES:
             return
-        with telemetry.consumer_span(self.events.bus.service, msg.subject, msg.headers, event.job_id):
-            subscriptions = [
-                s
-                for s in await self.store.subscriptions(active_only=True)
-                if PUBLIC_TYPES[event.type] in json.loads(s["event_types"])
-            ]
-            if subscriptions:
-                job = (await self.events.load(event.job_id)).state
-                # a project's subscribers hear of that project's jobs only
-                subscriptions = [s for s in subscriptions if s["project"] in (job.project, EVERY_PROJECT)]
-            if subscriptions:
-                body = build(event, job, self.public_url, self._sign).model_dump_json()
-                for subscription in subscriptions:
-                    await self.store.enqueue(
-                        subscription["id"], str(event.event_id), event.type, event.job_id, body
-                    )
-                self.wake.set()
-        await msg.ack()
+        event = parse_event(msg.data)
+        subscriptions = [
+            s
+            for s in await self.store.subscriptions(active_only=True)
+            if PUBLIC_TYPES[event.type] in json.loads(s["event_types"])
+        ]
+        if subscriptions:
+            job = (await self.events.load(event.job_id)).state
+            # a project's subscribers hear of that project's jobs only
+            subscriptions = [s for s in subscriptions if s["project"] in (job.project, EVERY_PROJECT)]
+        if subscriptions:
+            body = build(event, job, self.public_url, self._sign).model_dump_json()
+            for subscription in subscriptions:
+                await self.store.enqueue(
+                    subscription["id"], str(event.event_id), event.type, event.job_id, body
+                )
+            self.wake.set()
 
     def _sign(self, path: str) -> str:
         return self.tokens.link(path, self.link_ttl_s)

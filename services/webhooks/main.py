@@ -7,9 +7,7 @@ Consumes JOB_EVENTS into its delivery outbox, sends signed deliveries, and serve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -63,26 +61,5 @@ async def _serve(
     app = create_app(
         Deps(store, secrets, ssrf.AllowList.parse(settings.webhook_allow_hosts)), dispatcher, access
     )
-    tasks = [
-        asyncio.create_task(dispatcher.consume(stop)),
-        asyncio.create_task(dispatcher.send_loop(stop)),
-    ]
-    server = None
-    if host is not None:
-        host.mount(app, *PREFIXES)
-    else:
-        config = uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level="warning", lifespan="off"
-        )
-        server = uvicorn.Server(config)
-        tasks.append(asyncio.create_task(server.serve()))
-    stopping = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
-    stop.set()
-    if server is not None:
-        server.should_exit = True
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    for task in done - {stopping}:
-        task.result()
+    tasks = {"consumer": dispatcher.consume(stop), "sender": dispatcher.send_loop(stop)}
+    await runtime.serve(settings, stop, tasks, app=app, host=host, prefixes=PREFIXES)

@@ -37,6 +37,14 @@ jobs = Table(
     Column("current_step", String(16)),
     Column("auto_video", Boolean, nullable=False),
     Column("target", String(16)),
+    Column("options", Text, nullable=False, server_default="{}"),  # JobOptions as JSON
+    Column("images", Text, nullable=False, server_default="[]"),  # upload ids, as JSON
+    # from the job's config snapshot, written when it changes: the whole of it (JSON), and what
+    # the board and the ETA read without parsing it (the steps it runs: a Pipeline as JSON)
+    Column("config", Text),
+    Column("recipe", String(64)),
+    Column("video_preset", String(64)),
+    Column("pipeline", Text),
     Column("retry_count", Integer, nullable=False),
     Column("failed_step", String(16)),
     Column("last_error", Text),
@@ -44,7 +52,6 @@ jobs = Table(
     Column("updated_at", TZ, nullable=False),
     Column("completed_at", TZ),
     Column("last_seq", BigInteger, nullable=False),
-    Column("snapshot", Text, nullable=False),
 )
 
 job_steps = Table(
@@ -61,6 +68,7 @@ job_steps = Table(
     Column("duration_s", Float),
     Column("percent", Float, nullable=False),
     Column("error", Text),
+    Column("metrics", Text, nullable=False, server_default="{}"),  # what the step measured, as JSON
 )
 
 job_events = Table(
@@ -70,6 +78,7 @@ job_events = Table(
     Column("event_id", String(36), nullable=False, unique=True),
     Column("job_id", String(64), nullable=False, index=True),
     Column("type", String(32), nullable=False),
+    Column("schema_version", Integer, nullable=False, server_default="1"),  # of `payload`
     Column("step", String(16)),
     Column("occurred_at", TZ, nullable=False),
     Column("actor", String(128), nullable=False),

@@ -17,9 +17,11 @@ from services.tts.handler import NarrationStep
 from shared import commands as cmd
 from shared import names
 from shared.configstore import ConfigReader
+from shared.consumer import Consumer
 from shared.events import Event
 from shared.eventstore import EventStore
 from shared.jobstate import Column
+from shared.pipeline import PIPELINE, Step
 from shared.worker import StepHandler, StepWorker
 from tests.conftest import BRIEF
 
@@ -27,9 +29,9 @@ _speech = EspeakEngine()
 
 
 def handler_for(step: str) -> StepHandler:
-    if step == "script":
+    if step == Step.SCRIPT:
         return ScriptStep(OfflineDraftWriter())
-    if step == "tts":
+    if step == Step.TTS:
         return NarrationStep(_speech)
     return RenderStep(FFmpeg(ffmpeg_binary()))
 
@@ -78,13 +80,16 @@ async def new_job(
 async def run_step(
     store: EventStore, job_id: str, step: str, deliveries: int = 1, handler: StepHandler | None = None
 ) -> None:
-    """Conductor publishes the step's work; the worker handles it `deliveries` times; conductor advances."""
+    """Conductor publishes the step's work; the worker handles it `deliveries` times (through the
+    consumer runtime, which acks); conductor advances."""
     conductor = Conductor(store)
     await conductor.handle(await message_at(store, await last_of_type(store, job_id, "step_requested")))
-    worker = StepWorker(store, step, handler or handler_for(step), worker_id=f"{step}-test", pools=("cpu",))
-    psub = await worker.subscribe(*worker.queues[0])
+    spec = PIPELINE.spec(step)
+    worker = StepWorker(store, spec, handler or handler_for(step), worker_id=f"{step}-test", pools=("cpu",))
+    consumer = Consumer(store.bus, worker.durables, worker.handle)
+    psub = await worker.durables[0].bind(store.bus)
     (msg,) = await psub.fetch(1, timeout=5)
     for n in range(deliveries):
-        await worker.handle(again(msg) if n else msg)
+        await consumer.handle(again(msg) if n else msg)
     await psub.unsubscribe()
     await conductor.handle(await message_at(store, await last_of_type(store, job_id, "step_completed")))

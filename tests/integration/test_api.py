@@ -22,6 +22,8 @@ HOSTILE = 'It\'s "50%": a;b,[c]=d {e} \\f %{pts}'
         ({"title": "two\nlines", "brief": BRIEF}, "title", "single line"),
         ({"title": "ok", "brief": ""}, "brief", "cannot be empty"),
         ({"title": "ok", "brief": BRIEF, "state": "DONE"}, "state", "not a field"),
+        # an option this version does not know (here a typo of images_count): the person can fix it
+        ({"title": "ok", "brief": BRIEF, "image_count": 3}, "image_count", "not a field"),
         ({"title": "ok", "brief": BRIEF, "images": ["../../etc/passwd"]}, "images.0", "should match"),
         ({"brief": BRIEF}, "title", "is required"),
         ({"title": "ok", "brief": BRIEF, "music": "jazz"}, "music", "calm, bright, dark, none"),

@@ -77,6 +77,18 @@ async def test_templates_with_unknown_variables_and_unknown_fields_are_refused(c
     assert live["valid"] is False and len(live["errors"]) == 2
 
 
+async def test_an_unknown_field_deep_in_an_item_is_refused_naming_its_path(client: httpx.AsyncClient):
+    # given a recipe whose step has a typo (jobs ignore unknown fields; the registry is where to fix it)
+    body = {"slug": "typo", "steps": [{"step": "script", "promts": {"en-US": "story-script-en"}}]}
+    # when it is saved
+    refused = await client.post(f"{R}/recipes", json=body)
+    # then the field is named by its path
+    assert refused.status_code == 422, refused.text
+    assert {"field": "steps.0.promts", "message": "is not a field of this request; remove it"} in (
+        refused.json()["errors"]
+    )
+
+
 async def test_an_item_in_use_cannot_be_deactivated(client: httpx.AsyncClient):
     refused = await client.post(f"{R}/prompts/story-script-en/deactivate")
     assert refused.status_code == 409 and "recipe narrated-story" in refused.json()["message"]
@@ -167,21 +179,25 @@ async def test_a_recipes_effects_preset_is_part_of_the_job_snapshot(client: http
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("slug", "field", "value"),
     [
-        ("transition_s", 99),
-        ("transition_s", -1),
-        ("transition", "wipe"),
-        ("ken_burns", "sometimes"),
-        ("music", "/etc/passwd"),
-        ("music", "https://example.com/song.mp3"),
-        ("ducking_db", 6),
+        ("effects.wild", "transition_s", 99),
+        ("effects.wild", "transition_s", -1),
+        ("effects.wild", "transition", "wipe"),
+        ("effects.wild", "ken_burns", "sometimes"),
+        ("effects.wild", "music", "/etc/passwd"),
+        ("effects.wild", "music", "https://example.com/song.mp3"),
+        ("effects.wild", "ducking_db", 6),
+        ("video.wild", "end_card_s", 600),
+        ("video.wild", "end_card_s", -1),
+        ("video.wild", "end_card_text", "x" * 5000),
+        ("video.wild", "encoder", "h264_vaapi; rm -rf /"),
     ],
 )
-async def test_an_effects_preset_with_bad_values_is_refused_naming_the_field(
-    client: httpx.AsyncClient, field: str, value: object
+async def test_a_render_preset_with_bad_values_is_refused_naming_the_field(
+    client: httpx.AsyncClient, slug: str, field: str, value: object
 ):
-    refused = await client.post(f"{R}/presets", json={"slug": "effects.wild", field: value})
+    refused = await client.post(f"{R}/presets", json={"slug": slug, field: value})
     assert refused.status_code == 422, refused.text
     assert field in [e["field"] for e in refused.json()["errors"]]
-    assert (await client.get(f"{R}/presets/effects.wild")).status_code == 404  # nothing stored
+    assert (await client.get(f"{R}/presets/{slug}")).status_code == 404  # nothing stored

@@ -10,20 +10,20 @@ from nats.aio.msg import Msg
 from shared import names
 from shared.bus import Bus
 from shared.eventstore import EventStore
+from shared.pipeline import PIPELINE, Step
 from shared.settings import Settings
-from shared.worker import StepContext, StepWorker
+from shared.worker import StepInput, StepResult, StepWorker
 
 
-async def _never(ctx: StepContext) -> dict[str, float]:
+async def _never(step: StepInput) -> StepResult:
     raise AssertionError("the handler is not reached in this test")
 
 
 def _host(store: EventStore, pools: tuple[str, ...], taken: list[tuple[str, str]], name: str) -> StepWorker:
-    worker = StepWorker(store, "render", _never, worker_id=name, pools=pools)
+    worker = StepWorker(store, PIPELINE.spec(Step.RENDER), _never, worker_id=name, pools=pools)
 
-    async def take(msg: Msg) -> None:  # stands in for running the render
+    async def take(msg: Msg) -> None:  # stands in for running the render (the consumer runtime acks)
         taken.append((name, msg.subject))
-        await msg.ack()
 
     worker.handle = take  # type: ignore[method-assign]
     return worker

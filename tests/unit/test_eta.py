@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.board.eta import DEFAULT_S, Fit, History, eta_seconds
+from services.board.eta import EtaInput, Fit, History
+from services.board.eta import eta_seconds as eta_of_input
 from shared import commands as cmd
 from shared.decide import decide
-from shared.jobstate import Column, evolve
+from shared.jobstate import Column, JobState, evolve
+from shared.pipeline import PIPELINE
 from tests.unit.test_machine import apply, created
+
+DEFAULT_S = {spec.name: spec.eta_s for spec in PIPELINE}
+
+
+def eta_seconds(state: JobState, history: History, now: datetime) -> float | None:
+    return eta_of_input(EtaInput.of_state(state), history, now)
 
 
 def test_fit_predicts_on_a_line_and_never_below_a_tenth():

@@ -4,7 +4,6 @@ provider behind the same interface, whose pictures the render step fits to the f
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 from PIL import Image
 
@@ -12,7 +11,6 @@ from services.render.ffmpeg import FFmpeg, ffmpeg_binary
 from services.render.handler import RenderStep
 from services.render.images import ImageGenerator, Patterns
 from services.render.paint import Painter
-from shared.options import JobOptions
 
 
 class Squares:
@@ -40,11 +38,9 @@ async def test_the_built_in_patterns_differ_by_title_and_index():
 async def test_a_provider_makes_the_backgrounds_fitted_to_the_frame(tmp_path: Path):
     squares = Squares()
     step = RenderStep(FFmpeg(ffmpeg_binary()), images=squares)
-    job = SimpleNamespace(
-        images=(), title="Octopus", brief="Three hearts.", options=JobOptions(images_count=3)
+    backgrounds, clips = await step._backgrounds(
+        (), "Octopus", "Three hearts.", 3, Painter(320, 180), tmp_path / "backgrounds"
     )
-    ctx = SimpleNamespace(job=job, workdir=tmp_path)
-    backgrounds, clips = await step._backgrounds(ctx, Painter(320, 180), duration=60.0)  # type: ignore[arg-type]
     assert clips == {} and len(backgrounds) == 3
     assert [ask[2] for ask in squares.asked] == [0, 1, 2]
     assert squares.asked[0][:2] == ("Octopus", "Three hearts.") and squares.asked[0][3] == (320, 180)

@@ -58,3 +58,8 @@ export function el(tag, attrs = {}, ...children) {
   }
   return node;
 }
+
+// An uploaded clip, playing silently in a picture's place (form previews, the drawer's gallery).
+export function clipPlayer(src, attrs = {}) {
+  return el("video", { src, muted: true, loop: true, autoplay: true, playsinline: true, ...attrs });
+}

@@ -5,9 +5,8 @@ import { Drawer } from "./drawer.js";
 import { lang, setLang, t, translatePage } from "./i18n.js";
 import { NewVideo } from "./modal.js";
 
-const STATES = ["DRAFT", "READY", "SCRIPTING", "SCRIPT_DONE", "TTS_RUNNING", "TTS_DONE", "RENDER_READY",
-  "RENDER_RUNNING", "DONE", "FAILED", "CANCELLED"];
-let options = { languages: [], story_types: [], duration_presets: [], visual_modes: [], voice_presets: [], templates: [], auto_video: true };
+// every choice, the lifecycle's states and columns, and the pipeline's steps come from the API
+let options = null;
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -33,7 +32,7 @@ function fillFilters() {
     select.replaceChildren(el("option", { value: "" }, t(all)), ...values.map((v) => el("option", { value: v }, label(v))));
     select.value = current;
   };
-  fill($("#filter-state"), "allStates", STATES, (v) => t(v));
+  fill($("#filter-state"), "allStates", options.lifecycle.states, (v) => t(v));
   fill($("#filter-language"), "allLanguages", options.languages, (v) => v);
   fill($("#filter-story"), "allStories", options.story_types, (v) => t(v));
 }
@@ -74,7 +73,7 @@ async function main() {
   $("#log-out").addEventListener("click", async () => { await api("/api/v1/session", { method: "DELETE" }); toLogin(); });
   await reloadOptions();
   const drawer = new Drawer($("#drawer"), { toast, options: () => options });
-  const board = new Board($("#board"), { onOpen: (id) => drawer.open(id), announce, toast });
+  const board = new Board($("#board"), { lifecycle: options.lifecycle, onOpen: (id) => drawer.open(id), announce, toast });
   const form = new NewVideo($("#new-dialog"), { options: () => options, reloadOptions, toast });
   window.vfo = { board, drawer }; // for tests and the latency benchmark
 

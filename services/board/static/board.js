@@ -2,12 +2,11 @@
 import { api, ApiError, el } from "./api.js";
 import { duration, t } from "./i18n.js";
 
-export const COLUMNS = ["A_FAZER", "ROTEIRO", "NARRACAO", "VIDEO", "CONCLUIDO"];
-const RUNNING = ["SCRIPTING", "TTS_RUNNING", "RENDER_RUNNING"];
-
 export class Board {
-  constructor(root, { onOpen, announce, toast }) {
+  constructor(root, { lifecycle, onOpen, announce, toast }) {
     this.root = root;
+    this.columns = lifecycle.columns;
+    this.running = lifecycle.running_states;
     this.cards = new Map();
     this.filters = { text: "", state: "", language: "", story: "" };
     this.onOpen = onOpen;
@@ -22,7 +21,7 @@ export class Board {
     this.root.replaceChildren();
     this.lists = {};
     this.counts = {};
-    for (const column of COLUMNS) {
+    for (const column of this.columns) {
       const list = el("div", { class: "cards", dataset: { column } });
       const count = el("span", { class: "count" }, "0");
       const section = el(
@@ -100,7 +99,7 @@ export class Board {
   }
 
   refreshCounts() {
-    for (const column of COLUMNS) {
+    for (const column of this.columns) {
       const shown = [...this.lists[column].children].filter((node) => !node.hidden).length;
       this.counts[column].textContent = String(shown);
     }
@@ -112,7 +111,7 @@ export class Board {
   }
 
   render(card) {
-    const running = RUNNING.includes(card.state);
+    const running = this.running.includes(card.state);
     const badge = card.state === "FAILED" || card.state === "CANCELLED" ? "badge alert" : running ? "badge live" : "badge";
     const node = el(
       "article",
@@ -147,7 +146,7 @@ export class Board {
       if (key === "Enter") { event.preventDefault(); this.onOpen(card.id); }
       if (key === " ") {
         event.preventDefault();
-        this.picking = { id: card.id, target: COLUMNS.indexOf(card.column) };
+        this.picking = { id: card.id, target: this.columns.indexOf(card.column) };
         this.highlight();
         this.announce(t("pickedUp", { title: card.title }));
       }
@@ -156,14 +155,14 @@ export class Board {
     if (key === "ArrowRight" || key === "ArrowLeft") {
       event.preventDefault();
       const step = key === "ArrowRight" ? 1 : -1;
-      this.picking.target = Math.min(COLUMNS.length - 1, Math.max(0, this.picking.target + step));
+      this.picking.target = Math.min(this.columns.length - 1, Math.max(0, this.picking.target + step));
       this.highlight();
-      this.announce(t("dropTarget", { column: t(COLUMNS[this.picking.target]) }));
+      this.announce(t("dropTarget", { column: t(this.columns[this.picking.target]) }));
     } else if (key === " " || key === "Enter") {
       event.preventDefault();
       const { id, target } = this.picking;
       this.stopPicking();
-      this.move(id, COLUMNS[target]);
+      this.move(id, this.columns[target]);
     } else if (key === "Escape") {
       event.preventDefault();
       this.stopPicking();
@@ -173,7 +172,7 @@ export class Board {
 
   highlight() {
     for (const section of this.root.querySelectorAll(".column")) {
-      section.classList.toggle("drop-target", this.picking && section.dataset.column === COLUMNS[this.picking.target]);
+      section.classList.toggle("drop-target", this.picking && section.dataset.column === this.columns[this.picking.target]);
     }
   }
 

@@ -1,9 +1,8 @@
 // The job drawer: video, actions and six tabs (Info, Outline, Images, Script, Audio, Logs).
 // Everything shown comes from the API; job text is always set as text, never as HTML.
-import { api, ApiError, artifactJson, el } from "./api.js";
+import { api, ApiError, artifactJson, el, clipPlayer } from "./api.js";
 import { bytes, duration, t, when } from "./i18n.js";
 
-const RUNNING = ["SCRIPTING", "TTS_RUNNING", "RENDER_RUNNING"];
 const EDITABLE = ["DRAFT", "READY"];
 
 export class Drawer {
@@ -58,7 +57,7 @@ export class Drawer {
     this.root.querySelector("#d-title").textContent = job.title;
     const meta = this.root.querySelector("#d-meta");
     meta.replaceChildren(
-      el("span", { class: `badge ${["FAILED", "CANCELLED"].includes(job.state) ? "alert" : RUNNING.includes(job.state) ? "live" : ""}` }, t(job.state)),
+      el("span", { class: `badge ${["FAILED", "CANCELLED"].includes(job.state) ? "alert" : this.options().lifecycle.running_states.includes(job.state) ? "live" : ""}` }, t(job.state)),
       ` ${job.language} · ${t(job.story_type)} · ${Math.round(job.progress)}%`,
       job.eta_s != null ? ` · ${t("eta", { time: duration(job.eta_s) })}` : "",
     );
@@ -88,7 +87,7 @@ export class Drawer {
     const job = this.job;
     const box = this.root.querySelector("#d-actions");
     const buttons = [];
-    if (RUNNING.includes(job.state)) {
+    if (this.options().lifecycle.running_states.includes(job.state)) {
       buttons.push(el("button", { class: "danger", id: "d-cancel", onclick: () => this.act("cancel") }, t("cancel")));
     }
     if (job.state === "CANCELLED") {
@@ -289,10 +288,10 @@ export class Drawer {
   }
 }
 
-// An upload that is not a picture is a clip: show it playing, silently, in the picture's place.
-export function clipInstead(event) {
+// An upload that is not a picture is a clip: show it playing instead.
+function clipInstead(event) {
   const picture = event.target;
-  picture.replaceWith(el("video", { src: picture.src, muted: true, loop: true, autoplay: true, playsinline: true, class: "clip" }));
+  picture.replaceWith(clipPlayer(picture.src, { class: "clip" }));
 }
 
 function field(label, input, name) {

@@ -1,5 +1,5 @@
 // The "New video" form: every choice comes from /api/v1/options; errors show next to their field.
-import { api, ApiError, el } from "./api.js";
+import { api, ApiError, clipPlayer, el } from "./api.js";
 import { t } from "./i18n.js";
 
 export class NewVideo {
@@ -80,7 +80,7 @@ export class NewVideo {
         this.uploads.push(uploaded.id);
         const src = `/api/v1/uploads/${uploaded.id}`;
         this.dialog.querySelector("#f-previews").append(uploaded.kind === "video"
-          ? el("video", { src, muted: true, loop: true, autoplay: true, playsinline: true, title: file.name })
+          ? clipPlayer(src, { title: file.name })
           : el("img", { src, alt: file.name }));
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
