@@ -49,6 +49,8 @@ $(BENCH): pyproject.toml | $(BIN)/python
 
 bench: $(BENCH)
 	$(BIN)/python -m benchmarks.pipeline
+	$(BIN)/python -m benchmarks.pipeline --jobs 1000
+	$(BIN)/python -m benchmarks.projector
 	$(BIN)/python -m benchmarks.render
 	$(BIN)/python -m benchmarks.render --ken-burns --name render_ken_burns --reference-seconds 0
 	$(BIN)/python -m benchmarks.render --music calm --name render_music --reference-seconds 0

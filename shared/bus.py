@@ -144,10 +144,12 @@ class Bus:
             telemetry.inject(headers)
             await self.js.publish(subject, data, headers=headers, stream=names.WORK_STREAM)
 
-    async def read_subject(self, subject: str, after_seq: int) -> list[tuple[int, bytes, dict[str, str]]]:
-        """Every message on `subject` of JOB_EVENTS after `after_seq`, in order: batched direct
-        gets (NATS 2.11+), one request per `READ_BATCH` messages, answered on this connection's
-        one reply subscription."""
+    async def read_subject(
+        self, subject: str, after_seq: int, stream: str = names.JOB_EVENTS_STREAM
+    ) -> list[tuple[int, bytes, dict[str, str]]]:
+        """Every message on `subject` of `stream` after `after_seq`, in order: batched direct gets
+        (NATS 2.11+), one request per `READ_BATCH` messages, answered on this connection's one
+        reply subscription."""
         out: list[tuple[int, bytes, dict[str, str]]] = []
         while True:
             token = uuid.uuid4().hex
@@ -159,7 +161,7 @@ class Bus:
             try:
                 request = {"seq": after_seq + 1, "next_by_subj": subject, "batch": READ_BATCH}
                 await self.nc.publish(
-                    f"$JS.API.DIRECT.GET.{names.JOB_EVENTS_STREAM}",
+                    f"$JS.API.DIRECT.GET.{stream}",
                     json.dumps(request).encode(),
                     reply=f"{self._inbox}.{token}",
                 )

@@ -11,12 +11,14 @@ A job's ETA reads an `EtaInput` (its row's few columns and its steps), never its
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared.db import tables as t
 from shared.jobstate import JobState, StepState
@@ -46,6 +48,22 @@ def _fit(n: float, sx: float, sy: float, sxx: float, sxy: float) -> Fit:
         b = max(0.0, (n * sxy - sx * sy) / spread)
         return Fit((sy - b * sx) / n, b)
     return Fit(sy / n, 0.0)
+
+
+HISTORY_TTL_S = 5.0
+_recent: weakref.WeakKeyDictionary[AsyncEngine, tuple[float, History]] = weakref.WeakKeyDictionary()
+
+
+async def recent_history(engine: AsyncEngine, conn: AsyncConnection) -> History:
+    """`load_history`, at most `HISTORY_TTL_S` old: it aggregates every run ever recorded, and the
+    board asks for it on every update of a running card, while it changes only as steps finish."""
+    now = time.monotonic()
+    cached = _recent.get(engine)
+    if cached is not None and now - cached[0] < HISTORY_TTL_S:
+        return cached[1]
+    history = await load_history(conn)
+    _recent[engine] = (now, history)
+    return history
 
 
 async def load_history(conn: AsyncConnection) -> History:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.board.eta import EtaInput, History, eta_seconds, load_history
+from services.board.eta import EtaInput, History, eta_seconds, recent_history
 from services.board.projector import job_columns
 from services.board.schemas import (
     ArtifactOut,
@@ -153,7 +153,7 @@ async def get_job(engine: AsyncEngine, job_id: str, project: str | None) -> JobD
             .mappings()
             .all()
         )
-        history = await load_history(conn) if row["state"] in RUNNING_STATES else History()
+        history = await recent_history(engine, conn) if row["state"] in RUNNING_STATES else History()
     order = {name: n for n, name in enumerate(_pipeline(row["pipeline"]).names)}
     return JobDetail(
         **job_from_row(row).model_dump(),
@@ -189,7 +189,7 @@ async def cards(
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
         running = [row["id"] for row in rows if row["state"] in RUNNING_STATES]
-        history = await load_history(conn) if running else History()
+        history = await recent_history(engine, conn) if running else History()
         steps = await _steps_of(conn, running)
     return [
         CardOut.model_validate(
