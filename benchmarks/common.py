@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: peak memory of a process tree, machine facts, writing results."""
+"""Shared by the benchmarks (and the test suite's databases): peak memory of a process tree, machine
+facts, writing results, a throwaway PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import os
 import platform
 import subprocess
 import time
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import psutil
 
 RESULTS = Path(__file__).parent / "results"
@@ -117,3 +121,23 @@ def save(name: str, result: dict[str, object], results: Path = RESULTS) -> Path:
     result = {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"), **result}
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres(admin_url: str, prefix: str = "vfo_bench") -> AsyncIterator[str]:
+    """A new PostgreSQL database next to `admin_url`'s, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin_dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

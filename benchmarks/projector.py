@@ -22,21 +22,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import mimetypes
 import os
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
 
-import asyncpg
 from sqlalchemy import func, select
 
-from benchmarks.common import RESULTS, machine, save
+from benchmarks.common import RESULTS, fresh_postgres, machine, save
 from services.board.hub import Hub
 from services.board.projector import BATCH, CACHED_JOBS, Projector
 from services.registry.publisher import publish_defaults
@@ -147,26 +144,6 @@ async def project(url: str, events: list[Event], batch: int, cached_jobs: int) -
     finally:
         await engine.dispose()
     return {"events_per_s": round(len(events) / wall), "wall_s": round(wall, 2), "rows": counts, "done": done}
-
-
-@contextlib.asynccontextmanager
-async def fresh_postgres(admin_url: str) -> AsyncIterator[str]:
-    """A new PostgreSQL database next to `admin_url`'s, dropped afterwards."""
-    name = f"vfo_bench_{uuid.uuid4().hex[:12]}"
-    admin_dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield admin_dsn.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin = await asyncpg.connect(admin_dsn)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def main(

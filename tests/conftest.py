@@ -9,17 +9,16 @@ import io
 import math
 import os
 import struct
-import uuid
 import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
+from benchmarks.common import fresh_postgres
 from shared.bus import Bus
 from shared.eventstore import EventStore
 from shared.natsserver import EmbeddedNats, free_port
@@ -60,19 +59,8 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
     if not base:
         yield f"sqlite+aiosqlite:///{tmp_path / 'board.db'}"
         return
-    name = f"vfo_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = base.replace("postgresql+asyncpg://", "postgresql://")
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield admin_dsn.rsplit("/", 1)[0] + f"/{name}"
-    admin = await asyncpg.connect(admin_dsn)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with fresh_postgres(base, prefix="vfo_test") as url:
+        yield url
 
 
 def stack_settings(tmp_path: Path, nats_server: EmbeddedNats, database_url: str, **extra: object) -> Settings:
