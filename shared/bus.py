@@ -88,6 +88,16 @@ class Bus:
                 duplicate_window=120.0,
             )
         )
+        await self._ensure_stream(
+            js_api.StreamConfig(
+                name=names.GIVE_UPS_STREAM,
+                subjects=[names.GIVE_UPS_SUBJECTS],
+                retention=js_api.RetentionPolicy.WORK_QUEUE,
+                storage=js_api.StorageType.FILE,
+                num_replicas=self.replicas,
+                max_age=7 * 24 * 3600.0,
+            )
+        )
         self._kv = await self.js.create_key_value(
             bucket=names.CONFIG_BUCKET, history=64, storage=js_api.StorageType.FILE, replicas=self.replicas
         )

@@ -172,6 +172,13 @@ class Consumer:
         metrics.CONSUMED.labels(durable, "acked").inc()
 
 
+def skip_unreadable(reader: str, subject: str, seq: int, err: Exception) -> None:
+    """What every reader of JOB_EVENTS does with a message it cannot read: say where and why, count
+    it, and go on (the stream is append-only: one bad entry must not stop a reader for good)."""
+    log.error("%s: skipping the unreadable message %d on %s: %s", reader, seq, subject, err)
+    metrics.UNREADABLE.labels(reader).inc()
+
+
 class StreamReader:
     """Reads `subject` of `stream` in order from `after_seq + 1`, in batches of up to `batch`
     messages, through an ordered consumer (no server state: the reader keeps its position)."""

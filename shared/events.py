@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.config import JobConfig
 from shared.options import JobOptions
@@ -232,10 +232,44 @@ CATALOG: dict[str, type[Event]] = {
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
+class UnreadableEvent(ValueError):
+    """A message on JOB_EVENTS that is not an event any version wrote: not JSON, not an object, or an
+    event whose known fields do not hold. Readers record it (position, reason) and skip it."""
+
+
 def parse_event(data: bytes) -> Event:
-    """Read one event from the wire, upcasting old versions; never raises on unknown fields or types."""
+    """Read one event from the wire, upcasting old versions; never raises on unknown fields or types,
+    raises `UnreadableEvent` (with a short reason) on anything that is not an event."""
+    try:
+        return _parse(data)
+    except UnreadableEvent:
+        raise
+    except ValidationError as err:
+        where = ".".join(str(part) for part in err.errors()[0]["loc"]) or "event"
+        raise UnreadableEvent(f"{where}: {err.errors()[0]['msg']}"[:300]) from err
+    except (ValueError, TypeError, KeyError, AttributeError) as err:  # JSON, UTF-8, an upcaster
+        raise UnreadableEvent(f"{type(err).__name__}: {err}"[:300]) from err
+
+
+def peek_type(data: bytes) -> str:
+    """An event's type without reading it whole (readers that want a few types); `UnreadableEvent`
+    if it is not an event object."""
+    try:
+        raw = json.loads(data)
+    except ValueError as err:
+        raise UnreadableEvent(f"{type(err).__name__}: {err}"[:300]) from err
+    if not isinstance(raw, dict) or not isinstance(raw.get("type", ""), str):
+        raise UnreadableEvent("not an event object with a string type")
+    return str(raw.get("type", ""))
+
+
+def _parse(data: bytes) -> Event:
     raw = json.loads(data)
+    if not isinstance(raw, dict):
+        raise UnreadableEvent(f"a JSON {type(raw).__name__}, not an event object")
     kind = raw.get("type", "")
+    if not isinstance(kind, str):
+        raise UnreadableEvent("type: not a string")
     cls = CATALOG.get(kind)
     envelope = {k: raw[k] for k in ("event_id", "job_id", "occurred_at", "actor") if k in raw}
     payload = dict(raw.get("payload") or {})

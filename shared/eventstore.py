@@ -16,9 +16,10 @@ from shared import commands as cmd
 from shared import metrics, names, telemetry
 from shared.bus import Bus
 from shared.commands import Command
+from shared.consumer import skip_unreadable
 from shared.decide import decide
 from shared.errors import ConcurrencyConflict, TransitionRefused
-from shared.events import Event, parse_event
+from shared.events import Event, UnreadableEvent, parse_event
 from shared.jobstate import JobState, evolve
 
 
@@ -39,19 +40,35 @@ class EventStore:
 
     async def read(self, job_id: str, after_seq: int = 0) -> list[tuple[int, Event, Mapping[str, str]]]:
         """Events of `job_id` with stream sequence > `after_seq`, in order, with their headers (one
-        batched direct get, whatever the length of the history)."""
-        rows = await self.bus.read_subject(names.job_subject(job_id), after_seq)
-        return [(seq, parse_event(data), headers) for seq, data, headers in rows]
+        batched direct get, whatever the length of the history). A message that is not an event is
+        skipped (logged and counted): the job is decided on the events that can be read."""
+        return (await self._read(job_id, after_seq))[0]
+
+    async def _read(
+        self, job_id: str, after_seq: int
+    ) -> tuple[list[tuple[int, Event, Mapping[str, str]]], int]:
+        """The readable events, and the subject's last sequence (an unreadable message counts: the
+        next append must expect it)."""
+        subject = names.job_subject(job_id)
+        events: list[tuple[int, Event, Mapping[str, str]]] = []
+        last_seq = after_seq
+        for seq, data, headers in await self.bus.read_subject(subject, after_seq):
+            last_seq = seq
+            try:
+                events.append((seq, parse_event(data), headers))
+            except UnreadableEvent as err:
+                skip_unreadable("event-store", subject, seq, err)
+        return events, last_seq
 
     async def load(self, job_id: str) -> JobStream:
         cached = self._cache.get(job_id)
         base = cached or JobStream(JobState(job_id=job_id), 0)
-        rows = await self.read(job_id, base.last_seq)
-        state, last_seq, root = base.state, base.last_seq, dict(base.root_headers)
-        for seq, event, headers in rows:
+        rows, last_seq = await self._read(job_id, base.last_seq)
+        state, root = base.state, dict(base.root_headers)
+        for _, event, headers in rows:
             if not root:
                 root = {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
-            state, last_seq = evolve(state, event), seq
+            state = evolve(state, event)
         loaded = JobStream(state, last_seq, root)
         self._remember(loaded)
         return loaded

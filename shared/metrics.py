@@ -19,6 +19,11 @@ CONSUMED = Counter(
     "Messages handled by a durable consumer, by outcome (acked, redelivered, terminated).",
     ["consumer", "outcome"],
 )
+UNREADABLE = Counter(
+    "vfo_unreadable_events_total",
+    "Messages on JOB_EVENTS a reader could not read as an event, recorded and skipped.",
+    ["reader"],
+)
 REDELIVERIES = Counter("vfo_work_redeliveries_total", "Work items received more than once.", ["step"])
 PROJECTION_LAG = Gauge("vfo_projection_lag_events", "Events in JOB_EVENTS not yet in the board tables.")
 PROJECTED = Counter("vfo_projected_events_total", "Events applied to the board tables.")

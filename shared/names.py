@@ -13,6 +13,12 @@ WORK_STREAM = "WORK"
 WORK_SUBJECT_PREFIX = "work"
 WORK_SUBJECTS = f"{WORK_SUBJECT_PREFIX}.>"
 
+# JetStream's advisory that a work item reached its last allowed delivery without an ack (its worker
+# died every time), kept in a stream of its own so the conductor hears of it even if it was down
+GIVE_UPS_STREAM = "WORK_GIVE_UPS"
+GIVE_UPS_SUBJECTS = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{WORK_STREAM}.>"
+GIVE_UPS_DURABLE = "conductor-give-ups"
+
 CONFIG_BUCKET = "config"
 AUTH_BUCKET = "auth"  # API keys (hashed): `key.<id>`
 ARTIFACTS_BUCKET = "artifacts"

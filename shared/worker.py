@@ -122,6 +122,12 @@ class StepInput:
     earlier: Mapping[str, ArtifactRef]
     workdir: Path
     run: StepRun
+    delivery: int = 1  # which delivery of the work item this is
+    deliveries: int = 1  # how many it may have: on the last, a failing provider hands over to the next
+
+    @property
+    def last_delivery(self) -> bool:
+        return self.delivery >= self.deliveries
 
     def read(self, name: str) -> Path:
         """A declared upstream artifact; a missing one means the step that makes it must run first."""
@@ -196,7 +202,9 @@ class StepRun:
         return await self.artifacts.get_file(ref.object_name, self.workdir / "in" / ref.step / ref.name)
 
 
-async def step_input(state: JobState, item: WorkItem, run: StepRun) -> StepInput:
+async def step_input(
+    state: JobState, item: WorkItem, run: StepRun, delivery: int = 1, deliveries: int = 1
+) -> StepInput:
     """The handler's input: the job as of now, and the upstream artifacts the step declares."""
     if state.config is None:
         raise PermanentError("the job has no configuration snapshot; create it again")
@@ -219,6 +227,8 @@ async def step_input(state: JobState, item: WorkItem, run: StepRun) -> StepInput
         earlier={a.name: a for a in state.artifacts_of(item.step)},
         workdir=run.workdir,
         run=run,
+        delivery=delivery,
+        deliveries=deliveries,
     )
 
 
@@ -265,7 +275,7 @@ class StepWorker:
         await Consumer(self.bus, self.durables, self.handle, job_of=_job_of).run(stop)
 
     async def handle(self, msg: Msg) -> None:
-        item = WorkItem.model_validate_json(msg.data)  # unreadable: the runtime terminates it
+        item = WorkItem.read(msg.data)  # unreadable: the runtime terminates it
         if item.step != self.step:
             raise PermanentError(f"a {item.step} work item on the {self.step} queue")
         delivered = msg.metadata.num_delivered
@@ -294,7 +304,7 @@ class StepWorker:
         run = StepRun(
             item.job_id, self.spec, item.attempt, workdir, self.store, self.artifacts, self.worker_id
         )
-        task = asyncio.create_task(self._attempt(job, item, run))
+        task = asyncio.create_task(self._attempt(job, item, run, delivered))
         watcher = asyncio.create_task(self._heartbeat(msg, item, task))
         outcome = "completed"
         try:
@@ -315,7 +325,6 @@ class StepWorker:
                 raise  # the worker itself is shutting down: no ack, the item will be redelivered
             outcome = "cancelled"
         except RetryableError as err:
-            outcome = "retried"
             outcome = await self._retry(item, err, delivered)
         except TransitionRefused as refused:
             outcome = "stale"
@@ -332,17 +341,32 @@ class StepWorker:
             metrics.STEPS.labels(item.step, outcome).inc()
             metrics.STEP_SECONDS.labels(item.step, outcome).observe(time.monotonic() - began)
 
-    async def _attempt(self, job: JobState, item: WorkItem, run: StepRun) -> StepResult:
-        result = await self.handler(await step_input(job, item, run))
+    async def _attempt(self, job: JobState, item: WorkItem, run: StepRun, delivered: int) -> StepResult:
+        deliveries = self.max_deliver if self.max_deliver > 0 else delivered + 1
+        result = await self.handler(await step_input(job, item, run, delivered, deliveries))
         for output in result.outputs:
             await run.keep(output)
         return result
 
     async def _retry(self, item: WorkItem, err: RetryableError, delivered: int) -> str:
+        """Try again later, saying so in the job's log; on the last allowed delivery, fail."""
         if delivered >= self.max_deliver:
             await self._fail(item, f"{err.message} (gave up after {delivered} attempts)", err.code)
             return "failed"
-        raise Redeliver(err.message, backoff(delivered))
+        delay = backoff(delivered)
+        again = f"trying again in {delay:.0f} s (try {delivered + 1} of {self.max_deliver})"
+        with contextlib.suppress(TransitionRefused):
+            await self.store.execute(
+                item.job_id,
+                cmd.ReportProgress(
+                    step=item.step,
+                    attempt=item.attempt,
+                    percent=0.0,
+                    message=f"{err.message}; {again}",
+                    actor=self.worker_id,
+                ),
+            )
+        raise Redeliver(err.message, delay)
 
     async def _fail(self, item: WorkItem, message: str, code: str) -> None:
         with contextlib.suppress(TransitionRefused):
@@ -375,4 +399,4 @@ class StepWorker:
 
 
 def _job_of(msg: Msg) -> str | None:
-    return WorkItem.model_validate_json(msg.data).job_id
+    return WorkItem.read(msg.data).job_id

@@ -5,19 +5,26 @@ item on the step's subject (`work.<step>`, or `work.<step>.<pool>` for a pooled 
 by the event id, but only while the job still waits for that attempt. Everything else it acks
 unread: what comes after a step is decided with the step's completion (`shared.decide`). A second
 delivery finds the item already published (or the job moved on) and does nothing.
+
+When JetStream gives up on a work item (its last allowed delivery went unacked: the worker died every
+time), the advisory it publishes fails that step, so no job stays running for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 
 from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
+from pydantic import BaseModel, ConfigDict
 
+from shared import commands as cmd
 from shared import metrics, names
-from shared.consumer import Consumer, Durable
-from shared.events import StepRequested, parse_event
+from shared.consumer import Consumer, Durable, skip_unreadable
+from shared.errors import TransitionRefused
+from shared.events import StepRequested, UnreadableEvent, parse_event, peek_type
 from shared.eventstore import EventStore
 from shared.work import WorkItem
 
@@ -25,6 +32,18 @@ log = logging.getLogger(__name__)
 DURABLE = Durable(
     names.JOB_EVENTS_STREAM, names.CONDUCTOR_DURABLE, names.JOB_EVENTS_SUBJECTS, max_ack_pending=1000
 )
+GIVE_UPS = Durable(names.GIVE_UPS_STREAM, names.GIVE_UPS_DURABLE, names.GIVE_UPS_SUBJECTS)
+
+
+class GiveUp(BaseModel):
+    """JetStream's max-deliveries advisory (io.nats.jetstream.advisory.v1.max_deliver): the fields read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    stream: str
+    consumer: str
+    stream_seq: int
+    deliveries: int
 
 
 class Conductor:
@@ -33,14 +52,54 @@ class Conductor:
         self.bus = store.bus
 
     async def run(self, stop: asyncio.Event) -> None:
-        await Consumer(
+        requests = Consumer(
             self.bus, [DURABLE], self.handle, batch=100, job_of=lambda msg: names.job_of_subject(msg.subject)
-        ).run(stop)
+        )
+        give_ups = Consumer(self.bus, [GIVE_UPS], self.give_up)
+        await asyncio.gather(requests.run(stop), give_ups.run(stop))
+
+    async def give_up(self, msg: Msg) -> None:
+        """A work item reached its last delivery without an ack: whatever killed its worker (a crash,
+        the OOM killer, a SIGKILL) did so every time. Fail the step, saying so, and drop the item."""
+        advisory = GiveUp.model_validate_json(msg.data)  # unreadable: the runtime terminates it
+        if advisory.stream != names.WORK_STREAM:
+            return
+        try:
+            stored = await self.bus.js.get_msg(names.WORK_STREAM, advisory.stream_seq)
+        except NotFoundError:
+            return  # acked meanwhile (a worker finished it after all)
+        try:
+            item = WorkItem.read(stored.data or b"")
+        except ValueError as err:
+            log.error("work item %d cannot be read: %s", advisory.stream_seq, err)
+        else:
+            error = (
+                f"the {item.step} step stopped: its worker died {advisory.deliveries} times on this job"
+                " (crashed or was killed before it could report; see that worker's log)"
+            )
+            with contextlib.suppress(TransitionRefused):  # the job moved on meanwhile
+                await self.store.execute(
+                    item.job_id,
+                    cmd.FailStep(
+                        step=item.step,
+                        attempt=item.attempt,
+                        error=error,
+                        code="worker_died",
+                        actor="conductor",
+                    ),
+                )
+            log.warning("job %s: %s", item.job_id, error)
+        with contextlib.suppress(NotFoundError):
+            await self.bus.js.delete_msg(names.WORK_STREAM, advisory.stream_seq)
 
     async def handle(self, msg: Msg) -> None:
-        if json.loads(msg.data).get("type") != StepRequested.type:
-            return  # most events are not requests: not worth reading whole
-        event = parse_event(msg.data)
+        try:
+            if peek_type(msg.data) != StepRequested.type:
+                return  # most events are not requests: not worth reading whole
+            event = parse_event(msg.data)
+        except UnreadableEvent as err:
+            skip_unreadable("conductor", msg.subject, msg.metadata.sequence.stream, err)
+            return
         if isinstance(event, StepRequested):
             await self._dispatch(event)
 

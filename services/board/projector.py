@@ -33,9 +33,9 @@ from sqlalchemy.sql.dml import Insert
 from services.board.hub import Applied, Hub
 from shared import metrics, names
 from shared.bus import Bus
-from shared.consumer import StreamReader
+from shared.consumer import StreamReader, skip_unreadable
 from shared.db import tables as t
-from shared.events import ArtifactWritten, Event, StepCompleted, parse_event
+from shared.events import ArtifactWritten, Event, StepCompleted, UnreadableEvent, parse_event
 from shared.jobstate import JobState, evolve
 
 log = logging.getLogger(__name__)
@@ -85,26 +85,42 @@ class Projector:
         await reader.run(position, self._handle, stop)
 
     async def _handle(self, batch: list[Msg]) -> None:
-        await self.apply([(m.metadata.sequence.stream, parse_event(m.data)) for m in batch])
+        rows: list[tuple[int, Event | Skipped]] = []
+        for msg in batch:
+            seq = msg.metadata.sequence.stream
+            try:
+                rows.append((seq, parse_event(msg.data)))
+            except UnreadableEvent as err:
+                rows.append((seq, Skipped(msg.subject, str(err))))
+        await self.apply(rows)
         metrics.PROJECTION_LAG.set(batch[-1].metadata.num_pending)
 
-    async def apply(self, rows: Sequence[tuple[int, Event]]) -> None:
-        """Apply events (with their stream sequences) in one transaction, skipping applied ones."""
+    async def apply(self, rows: Sequence[tuple[int, Event | Skipped]]) -> None:
+        """Apply events (with their stream sequences) in one transaction, skipping applied ones. A
+        message that is not an event, or an event that cannot be applied to its job, is recorded in
+        `unreadable_events` (and logged and counted) in the same transaction, and skipped."""
         try:
             async with self.engine.begin() as conn:
                 position = await _position(conn)
                 if position != self._cached_at:  # someone else moved the projection
                     self._states.clear()
-                fresh: list[tuple[int, Event]] = []
-                for seq, event in rows:
+                fresh: list[tuple[int, Event | Skipped]] = []
+                for seq, row in rows:
                     if seq > position:
-                        fresh.append((seq, event))
+                        fresh.append((seq, row))
                         position = seq
                 if not fresh:
                     return
-                batch = _Batch(await self._states_of(conn, {event.job_id for _, event in fresh}))
-                for seq, event in fresh:
-                    batch.add(seq, event)
+                events = [(seq, row) for seq, row in fresh if not isinstance(row, Skipped)]
+                batch = _Batch(await self._states_of(conn, {event.job_id for _, event in events}))
+                for seq, row in fresh:
+                    if isinstance(row, Skipped):
+                        batch.skip(seq, row)
+                        continue
+                    try:
+                        batch.add(seq, row)
+                    except Exception as err:  # an event this job's history cannot take
+                        batch.skip(seq, Skipped(names.job_subject(row.job_id), f"cannot be applied: {err!r}"))
                 await batch.write(conn, self._statements_for(conn), position)
         except BaseException:
             self._forget()
@@ -113,7 +129,8 @@ class Projector:
             self._remember(job_id, state)
         self._cached_at = position
         metrics.PROJECTED.inc(len(fresh))
-        await self.hub.publish([Applied(seq, event.job_id, event.type) for seq, event in fresh], position)
+        applied = [(seq, row) for seq, row in fresh if not isinstance(row, Skipped)]
+        await self.hub.publish([Applied(seq, event.job_id, event.type) for seq, event in applied], position)
 
     async def rebuild(self) -> None:
         """Drop every projected row and the position; the running projector (or the next) replays."""
@@ -172,6 +189,14 @@ def _stored_event(row: Row[Any]) -> Event:
     return parse_event(json.dumps(wire).encode())
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A message on JOB_EVENTS the projector records as unreadable instead of applying."""
+
+    subject: str
+    reason: str
+
+
 @dataclass
 class _Batch:
     """The rows one batch of events makes."""
@@ -182,6 +207,19 @@ class _Batch:
     events: list[dict[str, object]] = field(default_factory=list)
     history: list[dict[str, object]] = field(default_factory=list)
     artifacts: dict[tuple[str, str], datetime] = field(default_factory=dict)  # -> when last written
+    skipped: list[dict[str, object]] = field(default_factory=list)
+
+    def skip(self, seq: int, skipped: Skipped) -> None:
+        skip_unreadable("projector", skipped.subject, seq, Exception(skipped.reason))
+        self.skipped.append(
+            {
+                "seq": seq,
+                "subject": skipped.subject[:256],
+                "job_id": names.job_of_subject(skipped.subject)[:64],
+                "reason": skipped.reason,
+                "recorded_at": datetime.now(UTC),
+            }
+        )
 
     def add(self, seq: int, event: Event) -> None:
         job_id = event.job_id
@@ -248,6 +286,7 @@ class _Batch:
         await _execute(conn, sql.steps, steps)
         await _execute(conn, sql.artifacts, artifacts)
         await _execute(conn, sql.history, self.history)
+        await _execute(conn, sql.skipped, self.skipped)
         await conn.execute(sql.position, {"name": NAME, "last_seq": position})
 
 
@@ -328,6 +367,7 @@ class _Statements:
         job_keys = [c.name for c in t.jobs.c if c.name not in CONFIG_COLUMNS]
         self.events = t.job_events.insert()
         self.history = t.step_history.insert()
+        self.skipped = t.unreadable_events.insert()
         self.jobs = self._upsert(t.jobs, ("id",), job_keys)
         self.jobs_configured = self._upsert(t.jobs, ("id",), [c.name for c in t.jobs.c])
         self.steps = self._upsert(t.job_steps, ("job_id", "step"), [c.name for c in t.job_steps.c])

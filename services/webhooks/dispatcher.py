@@ -27,9 +27,9 @@ from services.webhooks.payload import PUBLIC_TYPES, build
 from services.webhooks.store import WebhookStore
 from shared import metrics, names
 from shared.auth import EVERY_PROJECT, Tokens
-from shared.consumer import Consumer, Durable
+from shared.consumer import Consumer, Durable, skip_unreadable
 from shared.errors import InvalidInput
-from shared.events import parse_event
+from shared.events import UnreadableEvent, parse_event, peek_type
 from shared.eventstore import EventStore
 from shared.settings import Settings
 
@@ -72,10 +72,14 @@ class Dispatcher:
 
     async def handle(self, msg: Msg) -> None:
         """One event in: a delivery per matching subscription; an event the outside never hears of,
-        or a message that is not an event at all (terminated by the runtime), queues nothing."""
-        if json.loads(msg.data).get("type") not in PUBLIC_TYPES:
+        or a message that is not an event at all (logged, counted, skipped), queues nothing."""
+        try:
+            if peek_type(msg.data) not in PUBLIC_TYPES:
+                return
+            event = parse_event(msg.data)
+        except UnreadableEvent as err:
+            skip_unreadable("webhooks", msg.subject, msg.metadata.sequence.stream, err)
             return
-        event = parse_event(msg.data)
         subscriptions = [
             s
             for s in await self.store.subscriptions(active_only=True)

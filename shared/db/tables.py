@@ -115,6 +115,17 @@ step_history = Table(
 )
 Index("ix_step_history_kind", step_history.c.step, step_history.c.recipe, step_history.c.video_preset)
 
+# messages on JOB_EVENTS the projector could not read or apply: skipped, and shown to admins
+unreadable_events = Table(
+    "unreadable_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("subject", String(256), nullable=False),
+    Column("job_id", String(64)),
+    Column("reason", Text, nullable=False),
+    Column("recorded_at", TZ, nullable=False),
+)
+
 projection_positions = Table(
     "projection_positions",
     metadata,
@@ -122,7 +133,7 @@ projection_positions = Table(
     Column("last_seq", BigInteger, nullable=False),
 )
 
-PROJECTION_TABLES = (jobs, job_steps, job_events, artifacts, step_history)
+PROJECTION_TABLES = (jobs, job_steps, job_events, artifacts, step_history, unreadable_events)
 
 # The registry's own table: every version of every configuration item (never updated, only added to).
 registry_versions = Table(

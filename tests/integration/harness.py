@@ -3,6 +3,8 @@ message twice. Uses the real conductor and the real step workers, with no stack 
 
 from __future__ import annotations
 
+import uuid
+
 from nats.aio.msg import Msg
 from nats.js import api as js_api
 
@@ -71,7 +73,7 @@ async def new_job(
 ) -> str:
     await publish_defaults(store.bus)
     config = await ConfigReader(store.bus).resolve("narrated-story", "en-US", voice)
-    job_id = f"job-{abs(hash(title)) % 10**8}"
+    job_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vfo-test:{title}"))
     await store.execute(job_id, cmd.CreateJob(title=title, brief=BRIEF, language="en-US", config=config))
     await store.execute(job_id, cmd.MoveToColumn(column=Column.CONCLUIDO))
     return job_id

@@ -64,6 +64,14 @@ function connect(board, drawer) {
   return source;
 }
 
+async function showUnreadable() {
+  const found = await api("/api/v1/admin/unreadable-events?limit=1");
+  if (!found.total) return;
+  const [newest] = found.items;
+  $("#unreadable").textContent = t("unreadableEvents", { n: found.total, seq: newest.seq, reason: newest.reason });
+  $("#unreadable").hidden = false;
+}
+
 async function main() {
   setLang(lang());
   translatePage();
@@ -72,6 +80,7 @@ async function main() {
   $("#whoami").textContent = `${me.name} · ${me.project === "*" ? t("everyProject") : me.project} · ${t("role_" + me.role)}`;
   $("#log-out").addEventListener("click", async () => { await api("/api/v1/session", { method: "DELETE" }); toLogin(); });
   await reloadOptions();
+  if (me.role === "admin" && me.project === "*") showUnreadable(); // not awaited: the board comes first
   const drawer = new Drawer($("#drawer"), { toast, options: () => options });
   const board = new Board($("#board"), { lifecycle: options.lifecycle, onOpen: (id) => drawer.open(id), announce, toast });
   const form = new NewVideo($("#new-dialog"), { options: () => options, reloadOptions, toast });
