@@ -3,9 +3,11 @@ any OpenAI-compatible chat endpoint (Ollama, vLLM, LM Studio, OpenRouter...).
 
 Both stream, so the board's progress bar moves while the script is written. The SDKs retry rate
 limits (429, honouring `retry-after`), overload (529), 5xx and timeouts with backoff; what is still
-failing after that becomes RetryableError (the work item comes back later), a rejected key or a
-refused request becomes PermanentError with a sentence a person can act on, and an endpoint that
-cannot be reached at all becomes Unreachable (the next provider in the order takes over).
+failing after that becomes RetryableError (the work item comes back later; on its last delivery the
+next provider in the order takes over), a rejected key or a refused request becomes Refused (a
+PermanentError with a sentence a person can act on; the next provider takes over at once), and an
+endpoint that cannot be reached at all becomes Unreachable (the next provider takes over at once).
+Their messages say what happened, never what happens next: the worker or the handler says that.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Awaitable, Callable
 import anthropic
 import openai
 
-from services.script.llm import Completion, Unreachable
+from services.script.llm import Completion, Refused, Unreachable
 from shared.config import Prompt, Provider
 from shared.errors import PermanentError, RetryableError
 
@@ -74,23 +76,20 @@ class AnthropicChat:
                     await on_text(written)
                 message = await stream.get_final_message()
         except (anthropic.AuthenticationError, anthropic.PermissionDeniedError) as err:
-            raise PermanentError(
+            raise Refused(
                 f"the Anthropic key in {self.key_env} was rejected ({err.status_code}); set a valid key"
             ) from err
         except anthropic.APIConnectionError as err:  # includes timeouts
             if isinstance(err, anthropic.APITimeoutError):
-                raise RetryableError(
-                    "Anthropic did not answer in time; the step will be tried again"
-                ) from err
+                raise RetryableError(f"Anthropic did not answer in time{_after(client.max_retries)}") from err
             raise Unreachable(f"cannot reach Anthropic: {err}") from err
         except (anthropic.RateLimitError, anthropic.InternalServerError) as err:
             raise RetryableError(
-                f"Anthropic is busy ({err.status_code}) after {_retries_text(client.max_retries)}; "
-                "the step will be tried again"
+                f"Anthropic is busy ({err.status_code}){_after(client.max_retries)}"
             ) from err
         except anthropic.APIStatusError as err:
-            raise PermanentError(f"Anthropic refused the request ({err.status_code}): {_said(err)}") from err
-        if message.stop_reason == "refusal":
+            raise Refused(f"Anthropic refused the request ({err.status_code}): {_said(err)}") from err
+        if message.stop_reason == "refusal":  # about the brief, not the provider: nobody takes over
             raise PermanentError("Claude declined to write this script; change the brief or the prompt")
         text = "".join(block.text for block in message.content if block.type == "text")
         return Completion(text, message.usage.input_tokens, message.usage.output_tokens, message.model)
@@ -132,21 +131,18 @@ class OpenAICompatibleChat:
                         await on_text(written)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
             where = f"the key in {self.key_env}" if self.key_env else "the request (no key is configured)"
-            raise PermanentError(f"{self.base_url} rejected {where} ({err.status_code})") from err
+            raise Refused(f"{self.base_url} rejected {where} ({err.status_code})") from err
         except openai.APIConnectionError as err:
             if isinstance(err, openai.APITimeoutError):
                 raise RetryableError(
-                    f"{self.base_url} did not answer in time; the step will be tried again"
+                    f"{self.base_url} did not answer in time{_after(client.max_retries)}"
                 ) from err
             raise Unreachable(f"cannot reach {self.base_url}: {err}") from err
         except (openai.RateLimitError, openai.InternalServerError) as err:
-            raise RetryableError(
-                f"{self.base_url} is busy ({err.status_code}); the step will be tried again"
-            ) from err
+            busy = f"{self.base_url} is busy ({err.status_code}){_after(client.max_retries)}"
+            raise RetryableError(busy) from err
         except openai.APIStatusError as err:
-            raise PermanentError(
-                f"{self.base_url} refused the request ({err.status_code}): {_said(err)}"
-            ) from err
+            raise Refused(f"{self.base_url} refused the request ({err.status_code}): {_said(err)}") from err
         tokens_in = usage.prompt_tokens if usage else 0
         tokens_out = usage.completion_tokens if usage else 0
         return Completion("".join(text), tokens_in, tokens_out, model)
@@ -158,8 +154,9 @@ def _said(err: anthropic.APIStatusError | openai.APIStatusError) -> str:
     return str((inner or {}).get("message") or err.message)[:300]
 
 
-def _retries_text(count: int) -> str:
-    return f"{count} retries" if count != 1 else "1 retry"
+def _after(retries: int) -> str:
+    """How many times the SDK itself asked again before giving the error to us."""
+    return "" if retries <= 0 else " after 1 retry" if retries == 1 else f" after {retries} retries"
 
 
 ENGINES: dict[str, Callable[[Provider], AnthropicChat | OpenAICompatibleChat]] = {

@@ -1,9 +1,12 @@
 """The script step: job -> `script.md` + `outline.json` artifacts.
 
 The script preset names providers in the order to try (e.g. anthropic, then offline-draft). A
-provider is skipped when it cannot be used here (its key variable is unset) or its endpoint cannot
-be reached; every skip is said in the job's log and in the artifacts' metadata. Errors of the
-provider that writes (a rejected key, a refused request, rate limits) are that step's errors.
+provider is skipped when it cannot be used here (its key variable is unset). One that is busy or
+down (rate limits, 5xx, timeouts) is asked again on the work item's next delivery (the worker says
+so in the job's log) and, on the last delivery, hands over to the next; one that refuses (a
+rejected key, a refused request) or cannot be reached at all hands over at once. Every skip and
+hand-over is said in the job's log and in the artifacts' metadata (`skipped`; `generator` names
+the provider that wrote). The last provider's error is the step's.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from __future__ import annotations
 import os
 
 from services.script.clients import ENGINES
-from services.script.llm import LLMRequest, LLMWriter, Unreachable, Usage
+from services.script.llm import LLMRequest, LLMWriter, Refused, Unreachable, Usage
 from services.script.writer import OfflineDraftWriter, ScriptRequest
 from shared import names
 from shared.config import JobConfig, Prompt, Provider
-from shared.errors import PermanentError
+from shared.errors import PermanentError, RetryableError
 from shared.jobstate import ArtifactRef
 from shared.options import SECTIONS
 from shared.pipeline import Step
@@ -93,76 +96,41 @@ class ArtifactCache:
         await self.step.run.keep(Output(path, name, KINDS.get(name, "text"), media_type, meta))
 
 
+Written = tuple[Script, Usage | None]
+
+
 class ScriptStep:
     def __init__(self, offline: OfflineDraftWriter | None = None) -> None:
         self.offline = offline or OfflineDraftWriter()
 
     async def __call__(self, step: StepInput) -> StepResult:
         config = step.config
-        request = ScriptRequest(
-            title=step.title,
-            brief=step.brief,
-            language=step.language,
-            sections=SECTIONS[step.options.duration_preset],
-            story_type=step.options.story_type,
-            instruction=step.instruction,
-        )
-        progress = step.run.progress
-        await progress(5, "writing the script")
+        await step.run.progress(5, "writing the script")
         order = [config.providers[slug] for slug in config.script.order if slug in config.providers]
-        skipped: list[str] = []
-        written: tuple[Script, Usage | None] | None = None
         providers = " → ".join(p.slug for p in order) or OFFLINE
+        prompt = _prompt(config, step.language)
+        usable: list[Provider] = []
+        passed: list[str] = []  # the providers that did not write, and why
         for provider in order or [Provider(slug=OFFLINE, type="llm", engine=OFFLINE)]:
             reason = unusable(provider)
-            prompt = _prompt(config, step.language)
             if reason is None and provider.engine != OFFLINE and prompt is None:
                 reason = f"the recipe has no script prompt for {step.language}"
-            if reason is not None:
-                skipped.append(f"{provider.slug}: {reason}")
-                continue
-            if provider.engine == OFFLINE:
-                written = (await self.offline.write(request), None)
-                break
-            assert prompt is not None
-            llm = LLMRequest(
-                title=step.title,
-                brief=step.brief,
-                language=step.language,
-                story_type=step.options.story_type,
-                duration_preset=step.options.duration_preset,
-                prompt=prompt,
-                knowledge=tuple(k for k in config.knowledge.values() if k.tier in prompt.knowledge_tiers),
-                validators=config.validators,
-                instruction=step.instruction,
-                max_attempts=config.script.max_attempts,
-                stages=_stages(config, step.language),
-            )
-            cache = ArtifactCache(step, {"generator": provider.slug, "providers": providers})
-            writer = LLMWriter(ENGINES[provider.engine](provider), provider.settings, cache)
-            try:
-                result = await writer.write(llm, progress)
-                assert result.script is not None
-                written = (result.script, result.usage)
-                break
-            except Unreachable as err:
-                skipped.append(f"{provider.slug}: {err}")
-                await progress(5, f"{err}; handing over to the next provider", log=True)
-        if written is None:
-            raise PermanentError(
-                "no provider could write the script (" + "; ".join(skipped) + "); set the key, or add "
-                f"{OFFLINE} to the script preset's providers"
-            )
-        if skipped:
-            await progress(90, "skipped " + "; ".join(skipped), log=True)
-        script, usage = written
+            if reason is None:
+                usable.append(provider)
+            else:
+                passed.append(f"{provider.slug}: {reason}")
+        if not usable:
+            raise _nobody(passed)
+        if passed:
+            await step.run.progress(5, "skipped " + "; ".join(passed), log=True)
+        script, usage = await self._first_to_write(step, usable, passed, providers)
         meta: dict[str, str | float] = {
             "generator": script.generator,
             "sections": len(script.sections),
             "providers": providers,
         }
-        if skipped:
-            meta["skipped"] = "; ".join(skipped)[:500]
+        if passed:
+            meta["skipped"] = "; ".join(passed)[:500]
         outputs: list[Output] = []
         if usage is None:  # the offline draft (a model's script.md was kept as it was accepted)
             markdown = step.workdir / names.SCRIPT_MD
@@ -176,3 +144,69 @@ class ScriptStep:
             words=float(words), sections=float(len(script.sections)), **(usage.metrics() if usage else {})
         )
         return StepResult(outputs=tuple(outputs), metrics=step_metrics)
+
+    async def _first_to_write(
+        self, step: StepInput, usable: list[Provider], passed: list[str], providers: str
+    ) -> Written:
+        """The script of the first provider that writes it. A provider that is busy or down is
+        asked again by the worker (the error goes up) until the last delivery, where the next one
+        takes over; one that refuses, or cannot be reached, hands over at once. Every hand-over is
+        said in the job's log; the last provider's error is the step's."""
+        for provider, following in zip(usable, [*usable[1:], None], strict=True):
+            try:
+                return await self._write(step, provider, providers)
+            except Unreachable as err:
+                if following is None:
+                    raise _nobody([*passed, f"{provider.slug}: {err}"]) from err
+                failed = f"{provider.slug} failed: {err}"
+            except Refused as err:
+                if following is None:
+                    raise
+                failed = f"{provider.slug} failed: {err.message}"
+            except RetryableError as err:
+                if following is None or not step.last_delivery:
+                    raise  # the worker says so in the job's log, and asks again later
+                failed = f"{provider.slug} failed on try {step.delivery} of {step.deliveries}: {err.message}"
+            passed.append(failed)
+            await step.run.progress(5, f"{failed}; {following.slug} writes the script instead", log=True)
+        raise AssertionError("unreachable: the last provider returns or raises")
+
+    async def _write(self, step: StepInput, provider: Provider, providers: str) -> Written:
+        if provider.engine == OFFLINE:
+            request = ScriptRequest(
+                title=step.title,
+                brief=step.brief,
+                language=step.language,
+                sections=SECTIONS[step.options.duration_preset],
+                story_type=step.options.story_type,
+                instruction=step.instruction,
+            )
+            return await self.offline.write(request), None
+        config = step.config
+        prompt = _prompt(config, step.language)
+        assert prompt is not None  # (checked with the provider's usability)
+        llm = LLMRequest(
+            title=step.title,
+            brief=step.brief,
+            language=step.language,
+            story_type=step.options.story_type,
+            duration_preset=step.options.duration_preset,
+            prompt=prompt,
+            knowledge=tuple(k for k in config.knowledge.values() if k.tier in prompt.knowledge_tiers),
+            validators=config.validators,
+            instruction=step.instruction,
+            max_attempts=config.script.max_attempts,
+            stages=_stages(config, step.language),
+        )
+        cache = ArtifactCache(step, {"generator": provider.slug, "providers": providers})
+        writer = LLMWriter(ENGINES[provider.engine](provider), provider.settings, cache)
+        result = await writer.write(llm, step.run.progress)
+        assert result.script is not None  # (the writer raises when no script passed its checks)
+        return result.script, result.usage
+
+
+def _nobody(passed: list[str]) -> PermanentError:
+    return PermanentError(
+        "no provider could write the script (" + "; ".join(passed) + "); set the key, or add "
+        f"{OFFLINE} to the script preset's providers"
+    )

@@ -57,7 +57,8 @@ class Completion:
 
 class ChatClient(Protocol):
     """One model endpoint. Raises RetryableError (rate limits, overload, 5xx, timeouts, after the
-    SDK's own retries), PermanentError (rejected key, refused request) or Unreachable."""
+    SDK's own retries), Refused (rejected key, refused request), Unreachable, or PermanentError
+    (the model declined to write this script: another provider would be given the same brief)."""
 
     provider: str
 
@@ -68,6 +69,11 @@ class ChatClient(Protocol):
 
 class Unreachable(Exception):
     """The endpoint could not be reached at all: the next provider in the order may take over."""
+
+
+class Refused(PermanentError):
+    """The provider will not serve this request (a rejected key, a refused request): asking it again
+    will not help, the next provider in the order may take over."""
 
 
 @dataclass

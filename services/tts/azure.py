@@ -3,6 +3,10 @@
 One SSML document is one request; the SDK reports word boundaries and bookmarks with their audio
 offsets, which become the cues. Key and region come from the environment (AZURE_SPEECH_KEY,
 AZURE_SPEECH_REGION) and nowhere else. The SDK is blocking, so each request runs in a thread.
+
+A cancelled synthesis becomes `Refused` (a rejected key, a refused document: the offline voice
+takes over at once) or RetryableError (the service is unavailable: asked again later, and the
+offline voice takes over on the last delivery). Messages say what happened, not what happens next.
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ class Synthesizer(Protocol):
     async def synthesize(self, ssml: str) -> Synthesis: ...
 
 
+class Refused(PermanentError):
+    """Azure Speech will not serve this (a rejected key, a refused document): asking it again will not
+    help, the offline voice may take over."""
+
+
 def missing() -> str | None:
     """Why Azure cannot be used here, or None."""
     absent = [name for name in (KEY_ENV, REGION_ENV) if not os.environ.get(name)]
@@ -46,11 +55,11 @@ def missing() -> str | None:
 def error_for(code: str, details: str) -> StepError:
     """A cancelled synthesis as the step error a person can act on (`code`: CancellationErrorCode's name)."""
     if code in ("AuthenticationFailure", "Forbidden"):
-        return PermanentError(
+        return Refused(
             f"the Azure Speech key in {KEY_ENV} was rejected, or {REGION_ENV} is not its region; check both"
         )
     if code == "BadRequest":
-        return PermanentError(f"Azure Speech refused the narration: {details[:300]}")
+        return Refused(f"Azure Speech refused the narration: {details[:300]}")
     if code in (
         "TooManyRequests",
         "ServiceTimeout",
@@ -58,7 +67,7 @@ def error_for(code: str, details: str) -> StepError:
         "ConnectionFailure",
         "ServiceError",
     ):
-        return RetryableError(f"Azure Speech is unavailable ({code}); the step will be tried again")
+        return RetryableError(f"Azure Speech is unavailable ({code})")
     return RetryableError(f"Azure Speech stopped ({code}): {details[:300]}")
 
 

@@ -1,26 +1,33 @@
 """The narration step: `outline.json` -> `narration.wav` + `cues.json` artifacts.
 
 The voice preset picks the engine. Azure's neural voices need AZURE_SPEECH_KEY and
-AZURE_SPEECH_REGION; without them the language's offline voice narrates, and the job's log and the
-artifacts' metadata say so.
+AZURE_SPEECH_REGION; an Azure preset's next voice is the offline voice of the language (a voice
+preset names no other; see shared.config.VoicePreset). It narrates when the settings are unset;
+when Azure refuses (a rejected key, a refused document), at once; when Azure is unavailable, on the
+work item's last delivery (before that the error goes up and the worker asks again later). The
+job's log says which voice failed and why, and the artifacts' metadata name the engine that spoke.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from services.tts import azure
 from services.tts.narrate import Speech, narrate, narrate_ssml
 from shared import names
-from shared.config import VoicePreset
-from shared.errors import PermanentError
+from shared.config import LANGUAGES, VoicePreset
+from shared.cues import Cues
+from shared.errors import PermanentError, RetryableError
 from shared.script import Script
 from shared.worker import Output, StepInput, StepMetrics, StepResult
 
-# The offline voice of each language, for a neural preset that cannot be used here.
-OFFLINE_VOICES = {"en-US": "en-us", "pt-BR": "pt-br", "es-ES": "es", "es-MX": "es-419"}
+
+def offline_voice(voice: VoicePreset, language: str) -> VoicePreset:
+    """The offline voice that takes over from a neural preset that cannot narrate."""
+    return VoicePreset(slug=voice.slug, voice=LANGUAGES.get(language, "en-us"))
 
 
 class NarrationStep:
@@ -37,14 +44,12 @@ class NarrationStep:
         except ValidationError as err:
             raise PermanentError(f"{names.OUTLINE} is not a valid script; retry the script step") from err
         wav = step.workdir / names.NARRATION
-        voice, skipped = config.voice, None
-        if voice.engine == "azure" and (reason := azure.missing()):
-            skipped = f"azure: {reason}"
-            voice = VoicePreset(slug=voice.slug, voice=OFFLINE_VOICES.get(script.language, "en-us"))
-            await progress(1, f"the neural voice is skipped ({reason}); the offline voice narrates", log=True)
+        voice, skipped, cues = config.voice, None, None
         if voice.engine == "azure":
-            cues = await narrate_ssml(script, voice, config.ssml, self.neural(), wav, progress)
-        else:
+            cues, skipped = await self._neural(step, script, wav)
+            if cues is None:
+                voice = offline_voice(voice, script.language)
+        if cues is None:
             cues = await narrate(script, voice, self.speech, wav, progress)
         cues_path = step.workdir / names.CUES
         cues_path.write_text(cues.model_dump_json(indent=1), encoding="utf-8")
@@ -71,3 +76,22 @@ class NarrationStep:
                 cost_usd=cost,
             ),
         )
+
+    async def _neural(self, step: StepInput, script: Script, wav: Path) -> tuple[Cues | None, str | None]:
+        """The neural voice's cues, or None and why the offline voice narrates instead."""
+        config, progress = step.config, step.run.progress
+        offline = offline_voice(config.voice, script.language).voice
+        if reason := azure.missing():
+            said = f"the neural voice is skipped ({reason}); the offline voice {offline} narrates"
+            await progress(1, said, log=True)
+            return None, f"azure: {reason}"
+        try:
+            return await narrate_ssml(script, config.voice, config.ssml, self.neural(), wav, progress), None
+        except azure.Refused as err:
+            failed = f"azure failed: {err.message}"
+        except RetryableError as err:
+            if not step.last_delivery:
+                raise  # the worker says so in the job's log, and asks Azure again later
+            failed = f"azure failed on try {step.delivery} of {step.deliveries}: {err.message}"
+        await progress(1, f"{failed}; the offline voice {offline} narrates instead", log=True)
+        return None, failed

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
+from services.tts import azure
 from services.tts.espeak import EspeakEngine
 from services.tts.handler import NarrationStep
 from shared import runtime
@@ -11,7 +13,12 @@ from shared.pipeline import PIPELINE, Step
 from shared.settings import Settings
 
 
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
+async def serve(
+    settings: Settings, stop: asyncio.Event, neural: Callable[[], azure.Synthesizer] = azure.AzureSynthesizer
+) -> None:
+    """Serve the narration step; `neural` makes the neural voice's synthesizer (tests pass a fake:
+    the Speech SDK cannot be pointed at a local server)."""
     async with runtime.connected(settings, "tts") as bus:
-        worker = runtime.step_worker(settings, bus, PIPELINE.spec(Step.TTS), NarrationStep(EspeakEngine()))
+        step = NarrationStep(EspeakEngine(), neural=neural)
+        worker = runtime.step_worker(settings, bus, PIPELINE.spec(Step.TTS), step)
         await worker.run(stop)

@@ -129,6 +129,8 @@ async def test_rate_limits_and_overload_are_retried_honouring_retry_after(
 async def test_a_rejected_key_fails_the_step_at_once_saying_which_key(
     client: httpx.AsyncClient, anthropic_ready: FakeModels
 ):
+    # (with no next provider: test_provider_outages has the offline writer taking over)
+    await use_script_preset(client, ["anthropic"])
     anthropic_ready.script = [Failure(401)]
     job = await scripted_job(client)
     assert job["state"] == "FAILED" and job["failed_step"] == "script"
@@ -154,6 +156,7 @@ async def test_a_script_that_fails_a_validator_is_asked_for_again_with_what_was_
 async def test_retry_with_instruction_reaches_the_model(
     client: httpx.AsyncClient, anthropic_ready: FakeModels
 ):
+    await use_script_preset(client, ["anthropic"])
     anthropic_ready.script = [Failure(401)]
     job = await scripted_job(client)
     retried = await client.post(f"/api/v1/jobs/{job['id']}/retry", json={"instruction": "Mention the gills."})
@@ -166,6 +169,7 @@ async def test_a_retried_step_does_not_pay_again_for_the_stages_it_finished(
     client: httpx.AsyncClient, anthropic_ready: FakeModels
 ):
     # given a step whose ideation and outline were written before the script was refused
+    await use_script_preset(client, ["anthropic"])
     anthropic_ready.script = [USUAL["ideas"], USUAL["outline"], Failure(401)]
     job = await scripted_job(client)
     assert job["state"] == "FAILED" and len(anthropic_ready.requests) == 3
@@ -204,6 +208,7 @@ async def test_the_openai_compatible_adapter_retries_busy_answers_and_names_a_re
     assert job["state"] == "SCRIPT_DONE", job["last_error"]
     times = [t for t, _, _ in models.requests]
     assert times[1] - times[0] >= 0.95 and sent_key(models.requests[0][1]) == CANARY
+    await use_script_preset(client, ["openai-compatible"])  # no next provider to take over
     models.script = [Failure(401)]
     job = await scripted_job(client)
     assert job["state"] == "FAILED" and "rejected the key in LOCAL_LLM_KEY" in job["last_error"]
@@ -238,6 +243,7 @@ async def test_the_key_appears_nowhere_it_should_not(
     client: httpx.AsyncClient, anthropic_ready: FakeModels, stack: Stack, caplog: pytest.LogCaptureFixture
 ):
     caplog.set_level(logging.DEBUG)
+    await use_script_preset(client, ["anthropic"])
     anthropic_ready.script = [Failure(500), Failure(401)]
     failed = await scripted_job(client)
     done = await scripted_job(client)
