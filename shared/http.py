@@ -49,13 +49,17 @@ class HttpHost:
             self._mounts.append((prefix, app))
         self._mounts.sort(key=lambda mount: len(mount[0]), reverse=True)
 
-    def openapi(self) -> dict[str, Any]:
+    def apps(self) -> list[FastAPI]:
+        """The FastAPI apps mounted, each once, the default app (prefix "") first."""
         apps: list[FastAPI] = []
-        for _, mounted in sorted(self._mounts, key=lambda mount: len(mount[0])):  # the default app first
+        for _, mounted in sorted(self._mounts, key=lambda mount: len(mount[0])):
             app = _fastapi(mounted)
             if app is not None and app not in apps:
                 apps.append(app)
-        return merge_openapi(apps)
+        return apps
+
+    def openapi(self) -> dict[str, Any]:
+        return merge_openapi(self.apps())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -41,14 +41,22 @@ def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut} for code in codes}
 
 
+RETRY_AFTER_S = 5
+"""What a 503 asks a client to wait before trying again (the bus or the database is away)."""
+
 _FRIENDLY = {
     "string_too_short": "is required and cannot be empty",
     "missing": "is required",
     "extra_forbidden": "is not a field of this request; remove it",
+    "bool_type": "must be true or false (a JSON boolean, not a string or a number)",
+    "model_attributes_type": "must be a JSON object (sent with Content-Type: application/json)",
 }
 
 
-def _field(loc: tuple[object, ...]) -> str:
+def _field(error: Any) -> str:
+    if error.get("type") == "json_invalid":  # its location ends with a character position
+        return "body"
+    loc = tuple(error["loc"])
     # the first part says where the value was sent (body, query...); a field may be named "path" too
     where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else loc
     return ".".join(str(p) for p in where) or "body"
@@ -56,6 +64,12 @@ def _field(loc: tuple[object, ...]) -> str:
 
 def _message(error: Any) -> str:
     kind = str(error.get("type", ""))
+    if kind == "json_invalid":
+        ctx = error.get("ctx") or {}
+        loc = tuple(error.get("loc") or ())
+        at = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
+        reason = f" ({ctx['error']})" if isinstance(ctx, dict) and ctx.get("error") else ""
+        return f"is not valid JSON{at}{reason}; send a JSON object"
     if kind == "string_too_long":
         ctx = error.get("ctx") or {}
         limit = ctx.get("max_length") if isinstance(ctx, dict) else None
@@ -67,11 +81,18 @@ def _message(error: Any) -> str:
 
 def describe(errors: Sequence[Any]) -> list[dict[str, str]]:
     """Pydantic's errors as {field, message} pairs a person can act on."""
-    return [{"field": _field(tuple(e["loc"])), "message": _message(e)} for e in errors]
+    return [{"field": _field(e), "message": _message(e)} for e in errors]
 
 
 def _body(status: int, body: ErrorOut) -> JSONResponse:
     return JSONResponse(status_code=status, content=body.model_dump())
+
+
+def _unavailable(body: ErrorOut) -> JSONResponse:
+    """503: an outage is transient, so the answer says when to try again."""
+    response = _body(503, body)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def install(app: FastAPI) -> None:
@@ -115,14 +136,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ConfigUnavailable)
     async def _config(_: Request, exc: ConfigUnavailable) -> JSONResponse:
-        return _body(503, ErrorOut(code="config_unavailable", message=str(exc)))
+        return _unavailable(ErrorOut(code="config_unavailable", message=str(exc)))
 
     @app.exception_handler(InfrastructureError)
-    async def _infra(_: Request, exc: InfrastructureError) -> JSONResponse:
-        log.error("infrastructure error: %s", exc)
-        return _body(
-            503, ErrorOut(code="unavailable", message="a backing service is unavailable; try again shortly")
-        )
+    async def _infra(request: Request, exc: InfrastructureError) -> JSONResponse:
+        log.error("infrastructure error in %s %s: %s", request.method, request.url.path, exc)
+        message = f"a backing service (bus or database) is unavailable; try again in {RETRY_AFTER_S} s"
+        return _unavailable(ErrorOut(code="unavailable", message=message))
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -188,10 +188,13 @@ async def list_templates(ctx: Ctx) -> TemplateList:
     return TemplateList(items=await ctx.board_config.templates())
 
 
+TemplateSlug = Annotated[
+    str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="lowercase letters, digits, dashes")
+]
+
+
 @router.put("/templates/{slug}", responses={422: {"model": ErrorOut}})
-async def save_template(
-    slug: Annotated[str, PathParam(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")], body: TemplateIn, ctx: Ctx
-) -> Template:
+async def save_template(slug: TemplateSlug, body: TemplateIn, ctx: Ctx) -> Template:
     """Save the form's choices (not title, brief or images) under a name, to create jobs from."""
     template = inputs.template_from(slug, body.name, body)
     await ctx.config.resolve(
@@ -202,7 +205,9 @@ async def save_template(
 
 
 @router.delete(
-    "/templates/{slug}", status_code=status.HTTP_204_NO_CONTENT, responses={404: {"model": ErrorOut}}
+    "/templates/{slug}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
 )
-async def delete_template(slug: str, ctx: Ctx) -> None:
+async def delete_template(slug: TemplateSlug, ctx: Ctx) -> None:
     await ctx.board_config.delete_template(slug)

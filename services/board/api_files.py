@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 import uuid
 from pathlib import Path
@@ -10,17 +11,18 @@ from typing import Annotated, Any
 
 import av
 import numpy as np
-from fastapi import APIRouter, UploadFile
+from fastapi import APIRouter, Form, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from PIL import Image, UnidentifiedImageError
 
-from services.board import queries
-from services.board.context import Ctx
+from services.board import queries, uploads
+from services.board.context import BoardContext, Ctx
 from services.board.schemas import ErrorOut, UploadOut
 from shared import names
-from shared.auth import Caller, Role, requires
-from shared.errors import InvalidInput
+from shared.auth import EVERY_PROJECT, PROJECT_PATTERN, Caller, Role, requires
+from shared.config import Project, config_key
+from shared.errors import InvalidInput, NotFound
 from shared.media import open_local
 
 router = APIRouter(prefix="/api/v1", tags=["files"], dependencies=[requires(Role.OPERATOR)])
@@ -31,6 +33,12 @@ AUDIO_SECONDS = (3.0, 3600.0)
 AUDIO_FORMATS = {"mp3", "mov,mp4,m4a,3gp,3g2,mj2", "wav", "ogg", "flac", "matroska,webm", "aac"}
 VIDEO_FORMATS = {"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"}
 CLIP_SECONDS = (1.0, 600.0)
+# artifact names are file names: no control characters (PostgreSQL cannot even compare a NUL byte)
+ARTIFACT_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+OWNER_FIELD = Form(
+    pattern=rf"{PROJECT_PATTERN}|^\*$",
+    description="keys of every project only: the project it belongs to (unset or `*`: every project)",
+)
 FILE_HINT = "upload a JPEG, PNG or WebP image, an MP4, MOV or WebM clip, or MP3, M4A, WAV, OGG or FLAC audio"
 
 
@@ -124,10 +132,16 @@ def _inspect_audio(container: av.container.InputContainer) -> float:
     responses={422: {"model": ErrorOut}, 413: {"model": ErrorOut}},
     max_body_size=UPLOAD_MAX_BYTES + 64 * 1024,
 )
-async def upload(file: UploadFile, ctx: Ctx) -> UploadOut:
+async def upload(
+    file: UploadFile, ctx: Ctx, caller: Caller, project: Annotated[str | None, OWNER_FIELD] = None
+) -> UploadOut:
     """Upload an image or a clip (use its id in a job's `images`) or music (in a job's or an effects
     preset's `music`); at most 25 MB. Audio is checked whole: 3 s to 60 minutes, decodable, not
-    silent; a clip lasts 1 s to 10 minutes and its first pictures decode."""
+    silent; a clip lasts 1 s to 10 minutes and its first pictures decode.
+
+    An upload belongs to the key's project: other projects can neither see nor use it. A key of
+    every project names the project (`project`), or leaves it out to share the upload with all."""
+    owner = await _belongs_to(ctx, caller, project)
     with tempfile.TemporaryDirectory(prefix="vfo-upload-") as tmp:
         path = Path(tmp) / "upload"
         size = 0
@@ -144,15 +158,29 @@ async def upload(file: UploadFile, ctx: Ctx) -> UploadOut:
             raise InvalidInput("file", f"is neither a readable image, clip nor audio; {FILE_HINT}")
         # backgrounds (images, clips) and music are kept apart: neither can stand in for the other
         where = names.music_object if found["kind"] == "audio" else names.upload_object
-        await ctx.artifacts.put_file(where(upload_id), path)
-    return UploadOut(id=upload_id, filename=name, size_bytes=size, **found)
+        await uploads.put(ctx, where(upload_id), path, owner)
+    return UploadOut(id=upload_id, project=owner, filename=name, size_bytes=size, **found)
+
+
+async def _belongs_to(ctx: BoardContext, caller: Caller, asked: str | None) -> str:
+    """The project a new upload belongs to (`*`: every project's)."""
+    if caller.everywhere and asked in (None, EVERY_PROJECT):
+        return EVERY_PROJECT
+    project = caller.project_for(asked)
+    if caller.everywhere and await ctx.config.get(config_key("project", project), Project) is None:
+        raise InvalidInput(
+            "project", f"there is no project {project!r}; create it in Configuration → projects"
+        )
+    return project
 
 
 @router.get("/uploads/{upload_id}", responses={404: {"model": ErrorOut}})
 async def get_upload(
-    upload_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")], ctx: Ctx
+    upload_id: Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$")], ctx: Ctx, caller: Caller
 ) -> FileResponse:
-    """An uploaded image or clip, as the job drawer's Images tab shows it."""
+    """An uploaded image or clip, as the job drawer's Images tab shows it (of the caller's project)."""
+    if not await uploads.visible(ctx, names.upload_object(upload_id), upload_id, caller.scope):
+        raise NotFound(f"no upload with id {upload_id}")
     cached = ctx.cache_dir / f"upload-{upload_id}"
     if not cached.exists():
         await ctx.artifacts.get_file(names.upload_object(upload_id), cached)
@@ -174,6 +202,9 @@ async def download_artifact(job_id: uuid.UUID, name: str, ctx: Ctx, caller: Call
     """Stream an artifact; supports `Range`, so a browser can seek in the video.
 
     Besides a key or a session, a signed link (`?expires=&signature=`, as in webhooks) opens it."""
+    if not ARTIFACT_NAME.fullmatch(name):  # no artifact has such a name
+        await queries.check_job(ctx.engine, str(job_id), caller.scope)
+        raise NotFound(f"job {job_id} has no artifact named {name!r}")
     row = await queries.get_artifact(ctx.engine, str(job_id), name, caller.scope)
     # The cache path is built from the content hash, never from the user-supplied name.
     cached = ctx.cache_dir / row["sha256"]

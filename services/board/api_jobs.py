@@ -26,7 +26,7 @@ from services.board.schemas import (
 )
 from shared import commands as cmd
 from shared import telemetry
-from shared.auth import Caller, Role, requires
+from shared.auth import PROJECT_PATTERN, Caller, Role, requires
 from shared.errors import InvalidInput, TransitionRefused
 from shared.httpapi import refusals
 from shared.jobstate import Column, JobState, JobStateName
@@ -35,6 +35,7 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[requires(
 REFUSALS = refusals(401, 403, 404, 409, 422, 429)
 BATCH_MAX_BYTES = 5 * 2**20
 FINAL = ("DONE", "FAILED", "CANCELLED")
+OFFSET_MAX = 10**9  # what a database's 64-bit OFFSET holds, with room to spare
 
 
 async def _settled(ctx: BoardContext, state: JobState) -> JobOut:
@@ -112,9 +113,11 @@ async def list_jobs(
     ctx: Ctx,
     caller: Caller,
     state: JobStateName | None = None,
-    project: Annotated[str | None, Query(description="every-project keys only: one project's jobs")] = None,
+    project: Annotated[
+        str | None, Query(pattern=PROJECT_PATTERN, description="every-project keys only: one project's jobs")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> JobList:
     """Jobs, newest first, a page at a time (`limit`, `offset`; `total` counts every match)."""
     scope = caller.scope if caller.scope is not None else project

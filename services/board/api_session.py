@@ -67,7 +67,12 @@ async def who_am_i(caller: Caller) -> SessionOut:
     return _out(caller)
 
 
-@router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-async def log_out(response: Response) -> None:
+@router.delete(
+    "", status_code=status.HTTP_204_NO_CONTENT, responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+)
+async def log_out(response: Response, caller: Caller) -> None:
+    """End this browser's session. Like every change made with the session cookie, it needs the
+    session's `X-CSRF-Token` (so another site cannot log a person out)."""
+    del caller  # authenticated (with its CSRF token, for a session) is all this asks
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")

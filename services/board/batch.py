@@ -15,6 +15,15 @@ from shared.httpapi import describe
 from shared.jobstate import Column
 
 MAX_ROWS = 500
+BOOLEAN_COLUMNS = ("auto_video",)
+
+
+def _cell(column: str, value: str) -> Any:
+    """A CSV cell is text: `true`/`false` in a yes-or-no column are the booleans a JSON row holds
+    (the API takes only real booleans there)."""
+    if column in BOOLEAN_COLUMNS:
+        return {"true": True, "false": False}.get(value.strip().lower(), value)
+    return value
 
 
 def parse(raw: bytes, filename: str) -> list[dict[str, Any]]:
@@ -36,15 +45,25 @@ def parse(raw: bytes, filename: str) -> list[dict[str, Any]]:
                 raise InvalidInput("file", f"line {number} is not a JSON object")
             rows.append(row)
     else:
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "title" not in reader.fieldnames:
-            raise InvalidInput("file", "a CSV needs a header row with at least title and brief")
-        rows = [{k: v for k, v in row.items() if k and v not in (None, "")} for row in reader]
+        rows = _csv_rows(text)
     if not rows:
         raise InvalidInput("file", "has no rows")
     if len(rows) > MAX_ROWS:
         raise InvalidInput("file", f"has {len(rows)} rows; at most {MAX_ROWS} per import")
     return rows
+
+
+def _csv_rows(text: str) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # newlines inside quoted cells are text
+    try:
+        if not reader.fieldnames or "title" not in reader.fieldnames:
+            raise InvalidInput("file", "a CSV needs a header row with at least title and brief")
+        return [{k: _cell(k, v) for k, v in row.items() if k and v not in (None, "")} for row in reader]
+    except csv.Error as err:  # a NUL byte, a cell over the size limit...
+        raise InvalidInput(
+            "file",
+            f"is not a CSV file that can be read (line {reader.line_num}: {err}); save it again as CSV",
+        ) from err
 
 
 def validate(

@@ -3,6 +3,8 @@ templates (saved New-video forms). KV keeps every version; the registry exports 
 
 from __future__ import annotations
 
+import re
+
 from nats.js.errors import KeyNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +13,7 @@ from shared.errors import NotFound
 
 AUTO_VIDEO_KEY = "board.auto-video"
 TEMPLATE_PREFIX = "template."
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
 class Template(BaseModel):
@@ -63,6 +66,8 @@ class BoardConfig:
         return sorted(out, key=lambda template: template.slug)
 
     async def template(self, slug: str) -> Template:
+        if not SLUG.fullmatch(slug):  # not even a key the bucket could hold: no such template
+            raise NotFound(f"no template named {slug!r}")
         kv = await self.bus.config()
         try:
             entry = await kv.get(TEMPLATE_PREFIX + slug)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.board import uploads
 from services.board.boardconfig import Template
 from services.board.context import BoardContext
 from services.board.schemas import JobCreate, JobFields, JobUpdate
@@ -35,9 +36,12 @@ def _given(fields: JobFields) -> dict[str, Any]:
     }
 
 
-async def _check_uploads(ctx: BoardContext, images: tuple[str, ...], options: JobOptions) -> None:
+async def _check_uploads(
+    ctx: BoardContext, images: tuple[str, ...], options: JobOptions, project: str
+) -> None:
+    """The job's uploads exist for its project (another project's answer as if they did not)."""
     for image in images:
-        if not await ctx.artifacts.exists(names.upload_object(image)):
+        if not await uploads.visible(ctx, names.upload_object(image), image, project):
             raise InvalidInput(
                 "images", f"no upload with id {image}; upload it first with POST /api/v1/uploads"
             )
@@ -46,7 +50,11 @@ async def _check_uploads(ctx: BoardContext, images: tuple[str, ...], options: Jo
             "images", "manual upload needs at least one image; upload some or choose automatic"
         )
     music = options.music
-    if music and UPLOAD_ID.fullmatch(music) and not await ctx.artifacts.exists(names.music_object(music)):
+    if (
+        music
+        and UPLOAD_ID.fullmatch(music)
+        and not await uploads.visible(ctx, names.music_object(music), music, project)
+    ):
         raise InvalidInput(
             "music", f"no audio upload with id {music}; upload the music first with POST /api/v1/uploads"
         )
@@ -71,7 +79,7 @@ async def create_command(ctx: BoardContext, body: JobCreate, actor: str, project
         values.setdefault("duration_preset", recipe[0].default_duration)
     options = JobOptions(**{k: values[k] for k in OPTION_FIELDS if k in values})
     images = tuple(values.get("images", ()))
-    await _check_uploads(ctx, images, options)
+    await _check_uploads(ctx, images, options, project)
     language = values.get("language", "en-US")
     config = await ctx.config.resolve(values.get("recipe", "narrated-story"), language, options.voice_preset)
     auto_video = values["auto_video"] if "auto_video" in values else await ctx.board_config.auto_video()
@@ -99,7 +107,7 @@ async def configure_command(ctx: BoardContext, job: JobState, body: JobUpdate, a
     values = current | _given(body)
     options = JobOptions(**{k: values[k] for k in OPTION_FIELDS})
     images = tuple(values["images"])
-    await _check_uploads(ctx, images, options)
+    await _check_uploads(ctx, images, options, job.project)
     config = None
     if values["language"] != job.language or options.voice_preset != job.options.voice_preset:
         assert job.config is not None

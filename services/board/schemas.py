@@ -6,7 +6,7 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from shared.config import LANGUAGES, MUSIC_BEDS, UPLOAD_ID, check_music
 from shared.httpapi import ErrorOut as ErrorOut  # re-exported for the routes
@@ -17,8 +17,23 @@ TITLE_MAX = 200
 BRIEF_MAX = 20_000
 
 
+# Format characters that text needs: the joiners of emoji sequences (a family, a rainbow flag) and
+# of Indic and Persian scripts, and the tag characters of subdivision flags (Scotland's, Wales').
+# Other format characters (bidi overrides, zero-width spaces) stay refused, like every control
+# character; variation selectors and skin tones are marks and symbols, never refused.
+_JOINERS = {"\u200c", "\u200d"}
+_TAGS = range(0xE0020, 0xE0080)
+
+
+def _refused(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    if category == "Cf":
+        return ch not in _JOINERS and ord(ch) not in _TAGS
+    return category in ("Cc", "Cs", "Co")
+
+
 def _control_characters(value: str, allowed: str = "") -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in allowed for ch in value)
+    return any(_refused(ch) and ch not in allowed for ch in value)
 
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
@@ -72,7 +87,7 @@ class JobFields(BaseModel):
         default=None,
         description=f"{', '.join(MUSIC_BEDS)} (built in), none, or an audio upload's id; unset: the recipe's",
     )
-    auto_video: bool | None = Field(default=None, description="defaults to the board's global switch")
+    auto_video: StrictBool | None = Field(default=None, description="defaults to the board's global switch")
 
     @field_validator("language")
     @classmethod
@@ -118,7 +133,7 @@ class JobUpdate(JobFields):
 
 class AutoVideo(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    enabled: bool
+    enabled: StrictBool
 
 
 class MoveRequest(BaseModel):
@@ -225,6 +240,7 @@ class JobList(BaseModel):
 
 class UploadOut(BaseModel):
     id: str
+    project: str = Field(description="the project it belongs to; `*`: every project's")
     kind: Literal["image", "video", "audio"] = Field(
         description="an image or a clip for `images` (backgrounds), audio for `music`"
     )

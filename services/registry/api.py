@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Body, Depends, Query, Request, status
+from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.registry import catalog
 from services.registry.registry import Registry, as_yaml
@@ -93,8 +94,12 @@ class Check(BaseModel):
     errors: list[dict[str, str]]
 
 
+# versions count from 1 and are stored as 32-bit integers: a larger number is refused, not a 500
+VERSION = {"ge": 1, "le": 2**31 - 1, "description": "a version number, from 1"}
+
+
 class Rollback(BaseModel):
-    version: int
+    version: Annotated[int, Field(**VERSION)]
 
 
 @router.get("")
@@ -189,7 +194,9 @@ async def versions(kind: str, slug: str, registry: Reg) -> VersionsOut:
 
 
 @router.get("/{kind}/{slug}/versions/{number}", responses=REFUSALS)
-async def one_version(kind: str, slug: str, number: int, registry: Reg) -> ItemOut:
+async def one_version(
+    kind: str, slug: str, number: Annotated[int, PathParam(**VERSION)], registry: Reg
+) -> ItemOut:
     return _out(await registry.store.version(kind, slug, number))
 
 
@@ -198,8 +205,8 @@ async def diff(
     kind: str,
     slug: str,
     registry: Reg,
-    old: Annotated[int, Query(alias="from")],
-    new: Annotated[int, Query(alias="to")],
+    old: Annotated[int, Query(alias="from", **VERSION)],
+    new: Annotated[int, Query(alias="to", **VERSION)],
 ) -> PlainTextResponse:
     """A unified diff between two versions (as YAML)."""
     return PlainTextResponse(await registry.diff(kind, slug, old, new))
