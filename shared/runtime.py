@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
@@ -24,6 +26,21 @@ from shared.http import HttpHost
 from shared.pipeline import StepSpec
 from shared.settings import Settings
 from shared.worker import StepHandler, StepWorker
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """How far a service run inside `vfo up` has come, for the stack's `/healthz`: `connected` (to
+    NATS, streams and buckets ensured: all a step worker needs to take work) and `serving` (its
+    HTTP app answers, after everything its composition root does first). Set while it holds."""
+
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    serving: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+# The stack runs each service's task in a context that holds that service's Readiness (None when a
+# service runs as its own process: `vfo run`, where a supervisor asks its own health endpoint).
+READINESS: contextvars.ContextVar[Readiness | None] = contextvars.ContextVar("readiness", default=None)
 
 
 def worker_id(settings: Settings, service: str) -> str:
@@ -49,8 +66,14 @@ async def connected(settings: Settings, service: str, *, serve_metrics: bool = T
         await bus.ensure()
         if serve_metrics:  # only once connected: a health check on /metrics then means "up and connected"
             metrics.serve(settings.metrics_port, settings.host)
+        readiness = READINESS.get()
+        if readiness is not None:
+            readiness.connected.set()
         yield bus
     finally:
+        readiness = READINESS.get()
+        if readiness is not None:
+            readiness.connected.clear()
         await bus.close()
 
 
@@ -68,7 +91,10 @@ async def serve(
     port), its `tasks` (which end when `stop` is set) and its `followers` (which run until they are
     cancelled), until `stop` is set or one of them ends. A task that fails stops the
     others and its error is raised (crash-only: the supervisor restarts the service, and every
-    part resumes from durable state). `ready` is set once the app answers."""
+    part resumes from durable state). `ready` is set once the app answers (and so is the stack's
+    `Readiness.serving` of this service, inside `vfo up`), and cleared when the service stops."""
+    readiness = READINESS.get()
+    signals = [event for event in (ready, readiness.serving if readiness else None) if event is not None]
     running = {name: asyncio.create_task(coroutine, name=name) for name, coroutine in tasks.items()}
     following = [asyncio.create_task(c, name=name) for name, c in (followers or {}).items()]
     server: uvicorn.Server | None = None
@@ -87,8 +113,8 @@ async def serve(
         if server is not None and not server.started:
             running["http"].result()
             raise InfrastructureError(f"could not listen on {settings.host}:{settings.port}")
-        if ready is not None:
-            ready.set()
+        for event in signals:
+            event.set()
         done, _ = await asyncio.wait(
             {stopping, *running.values(), *following}, return_when=asyncio.FIRST_COMPLETED
         )
@@ -98,8 +124,8 @@ async def serve(
                     f"{task.get_name()} failed: {task.exception()}"
                 ) from task.exception()
     finally:
-        if ready is not None:
-            ready.clear()
+        for event in signals:
+            event.clear()
         stop.set()
         if server is not None:
             server.should_exit = True

@@ -6,10 +6,13 @@ Unset `NATS_URL` / `DATABASE_URL` mean "embedded": `vfo up` starts its own NATS 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Settings(BaseSettings):
@@ -56,6 +59,28 @@ class Settings(BaseSettings):
     webhook_backoff_s: str = "5,300,1800,7200,18000,36000"
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=60)
     public_url: str = Field(default="", description="how receivers reach the API, for links in webhooks")
+    # Backups (`vfo backup`, `vfo up --backup-every`): the folder they go to (else <data-dir>/backups;
+    # better on another disk), how many of the newest to keep there, and how often `vfo up` makes
+    # one ("" never, else a duration: "90m", "6h", "1d").
+    backup_dir: Path | None = None
+    backup_keep: int = Field(default=7, ge=1)
+    backup_every: str = ""
+
+    @field_validator("backup_every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[1-9][0-9]*[smhd]", value.strip()):
+            raise ValueError(f"{value!r} is not a duration like '90m', '6h' or '1d'")
+        return value.strip()
+
+    @property
+    def backup_interval_s(self) -> float | None:
+        if not self.backup_every:
+            return None
+        return int(self.backup_every[:-1]) * _SECONDS[self.backup_every[-1]]
+
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @field_validator("rate_limit")
     @classmethod

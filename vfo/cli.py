@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from shared.natsserver import free_port
 from shared.runtime import configure_logging
 from shared.settings import Settings
 from vfo.client import MakeFailed, make_video
-from vfo.stack import SERVICES, Stack, running_stack, service_entry
+from vfo.stack import SERVICES, Stack, data_dir_nats, database_label, running_stack, service_entry
 
 app = typer.Typer(no_args_is_help=True, help="Video Factory: a title and a brief in, a narrated video out.")
 board_app = typer.Typer(no_args_is_help=True, help="The board's read model.")
@@ -74,9 +75,17 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 @app.command()
-def up(port: Port = 8000, data_dir: DataDir = Path("var"), host: str = "127.0.0.1") -> None:
+def up(
+    port: Port = 8000,
+    data_dir: DataDir = Path("var"),
+    host: str = "127.0.0.1",
+    backup_every: Annotated[
+        str | None,
+        typer.Option(help="Make a backup this often (90m, 6h, 1d) into VFO_BACKUP_DIR (<data-dir>/backups)."),
+    ] = None,
+) -> None:
     """Start everything here: NATS (embedded unless NATS_URL is set), the database and every service."""
-    settings = _settings(port=port, data_dir=data_dir, host=host)
+    settings = _settings(port=port, data_dir=data_dir, host=host, backup_every=backup_every)
     configure_logging(settings)
 
     async def main() -> None:
@@ -92,10 +101,119 @@ def up(port: Port = 8000, data_dir: DataDir = Path("var"), host: str = "127.0.0.
                 console.print(
                     f"(the admin key is in {(settings.data_dir / 'admin-key').resolve()}, mode 600)"
                 )
+            if settings.backup_interval_s:
+                console.print(
+                    f"A backup every {settings.backup_every} into {settings.resolved_backup_dir().resolve()}"
+                    f" (the newest {settings.backup_keep} are kept)"
+                )
             await stack.wait()
         console.print("stopped.")
 
     _run(main())
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    scaled = size / 1024
+    for unit in ("KB", "MB"):
+        if scaled < 1024:
+            return f"{scaled:.1f} {unit}"
+        scaled /= 1024
+    return f"{scaled:.1f} GB"
+
+
+def _summary(summary: dict[str, int]) -> str:
+    return (
+        f"{summary['jobs']} jobs, {summary['events']} events, {summary['artifacts']} artifacts, "
+        f"{summary['config_items']} configuration items, {summary['api_keys']} API keys"
+    )
+
+
+@app.command()
+def backup(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="The folder for backups (default: VFO_BACKUP_DIR, else <data-dir>/backups)."),
+    ] = None,
+    data_dir: DataDir = Path("var"),
+) -> None:
+    """Copy everything that cannot be rebuilt (events, work, configuration, API keys, artifacts, the
+    registry's and webhooks' tables) into a new folder with SHA-256 checksums; works while the stack runs.
+    Keeps the newest VFO_BACKUP_KEEP (7) backups in that folder."""
+    from vfo.backup import make_backup
+
+    settings = _settings(data_dir=data_dir)
+
+    async def main() -> Any:
+        running = running_stack(data_dir)
+        if running and running.get("database", database_label(settings)) != database_label(settings):
+            raise InvalidInput(
+                "DATABASE_URL",
+                f"the stack running from {data_dir} uses {running['database']}; set DATABASE_URL to it "
+                "so that its tables are backed up",
+            )
+        if settings.nats_url or running:
+            nats_url = settings.nats_url or running["nats_url"]  # type: ignore[index]
+            return await make_backup(settings.model_copy(update={"nats_url": nats_url}), out)
+        if not (data_dir / "nats").is_dir():
+            raise InvalidInput(
+                "--data-dir", f"{data_dir} holds no Video Factory data; name the one `vfo up` uses"
+            )
+        async with data_dir_nats(settings) as offline:
+            return await make_backup(offline, out)
+
+    made = _run(main())
+    console.print(
+        f"[green]Backed up[/green] to {made.path} ({_size(made.size_bytes)} in {made.seconds:.1f} s): "
+        f"{_summary(made.summary)}.",
+        soft_wrap=True,
+    )
+    console.print(
+        "It holds the instance's secret key and admin key: keep it as private as the data directory.",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def restore(
+    backup: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="A backup folder (vfo-backup-...).")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace data already there without asking.")] = False,
+    data_dir: DataDir = Path("var"),
+) -> None:
+    """Restore a backup into --data-dir (with the stack stopped): checks every checksum first, asks
+    before replacing data that is there, and rebuilds the board from the events."""
+    from vfo.backup import verify
+    from vfo.restore import restore_backup
+
+    settings = _settings(data_dir=data_dir)
+
+    def confirm(existing: list[str]) -> bool:
+        if yes:
+            return True
+        err_console.print(f"{data_dir} already holds data: {'; '.join(existing)}.")
+        if not sys.stdin.isatty():
+            raise InvalidInput("--yes", "the restore would replace that data; pass --yes to go ahead")
+        return typer.confirm("Replace it with the backup?", default=False)
+
+    async def main() -> Any:
+        manifest = await asyncio.to_thread(verify, backup)  # before anything is touched
+        async with data_dir_nats(settings) as offline:
+            return await restore_backup(offline, backup, manifest, confirm)
+
+    restored = _run(main())
+    if restored is None:
+        console.print("Nothing was changed.")
+        raise typer.Exit(1)
+    console.print(f"[green]Restored[/green] {backup.name}: {_summary(restored.summary)}.", soft_wrap=True)
+    for note in restored.notes:
+        err_console.print(f"[yellow]note:[/yellow] {note}")
+    console.print(
+        f"The board was rebuilt from the events. Start the stack with `vfo up --data-dir {data_dir}`.",
+        soft_wrap=True,
+    )
 
 
 @app.command()
