@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import uuid
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -67,37 +68,32 @@ class Bus:
 
     async def ensure(self) -> None:
         """Create or update the streams and buckets. Safe to run from every service at start."""
-        await self._ensure_stream(
-            js_api.StreamConfig(
-                name=names.JOB_EVENTS_STREAM,
-                subjects=[names.JOB_EVENTS_SUBJECTS],
-                retention=js_api.RetentionPolicy.LIMITS,
+
+        def stream(
+            name: str, subjects: str, retention: js_api.RetentionPolicy, **more: Any
+        ) -> js_api.StreamConfig:
+            return js_api.StreamConfig(
+                name=name,
+                subjects=[subjects],
+                retention=retention,
                 storage=js_api.StorageType.FILE,
                 num_replicas=self.replicas,
+                **more,
+            )
+
+        limits, work_queue = js_api.RetentionPolicy.LIMITS, js_api.RetentionPolicy.WORK_QUEUE
+        for config in (
+            stream(
+                names.JOB_EVENTS_STREAM,
+                names.JOB_EVENTS_SUBJECTS,
+                limits,
                 duplicate_window=120.0,
                 allow_direct=True,
-            )
-        )
-        await self._ensure_stream(
-            js_api.StreamConfig(
-                name=names.WORK_STREAM,
-                subjects=[names.WORK_SUBJECTS],
-                retention=js_api.RetentionPolicy.WORK_QUEUE,
-                storage=js_api.StorageType.FILE,
-                num_replicas=self.replicas,
-                duplicate_window=120.0,
-            )
-        )
-        await self._ensure_stream(
-            js_api.StreamConfig(
-                name=names.GIVE_UPS_STREAM,
-                subjects=[names.GIVE_UPS_SUBJECTS],
-                retention=js_api.RetentionPolicy.WORK_QUEUE,
-                storage=js_api.StorageType.FILE,
-                num_replicas=self.replicas,
-                max_age=7 * 24 * 3600.0,
-            )
-        )
+            ),
+            stream(names.WORK_STREAM, names.WORK_SUBJECTS, work_queue, duplicate_window=120.0),
+            stream(names.GIVE_UPS_STREAM, names.GIVE_UPS_SUBJECTS, work_queue, max_age=7 * 24 * 3600.0),
+        ):
+            await self._ensure_stream(config)
         self._kv = await self.js.create_key_value(
             bucket=names.CONFIG_BUCKET, history=64, storage=js_api.StorageType.FILE, replicas=self.replicas
         )

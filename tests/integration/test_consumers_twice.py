@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from nats.aio.msg import Msg
 from sqlalchemy import func, select
 
 from services.board.conductor import Conductor
@@ -117,3 +120,23 @@ async def test_the_webhook_dispatcher_queues_one_delivery_for_an_event_delivered
     deliveries = await hooks.deliveries(sub["id"])
     await engine.dispose()
     assert len(deliveries) == 1 and deliveries[0]["event_type"] == "step_completed"
+
+
+async def test_the_conductor_fails_a_step_once_for_a_give_up_advisory_delivered_twice(store: EventStore):
+    # given a job whose script work item is waiting, and JetStream's advisory that it was given up on
+    job_id = await new_job(store)
+    await Conductor(store).handle(
+        await message_at(store, await last_of_type(store, job_id, "step_requested"))
+    )
+    seq = int((await store.bus.js.stream_info(names.WORK_STREAM)).state.last_seq)
+    advisory = {"stream": names.WORK_STREAM, "consumer": "script", "stream_seq": seq, "deliveries": 5}
+    msg = Msg(store.bus.nc, subject=names.GIVE_UPS_SUBJECTS, data=json.dumps(advisory).encode())
+    # when the conductor receives the advisory twice
+    conductor = Conductor(store)
+    await conductor.give_up(msg)
+    await conductor.give_up(msg)
+    # then the step failed once, saying why, and the item is gone
+    failed = [e for _, e in await events_of(store, job_id) if e.type == "step_failed"]
+    assert len(failed) == 1
+    assert "its worker died 5 times" in failed[0].error
+    assert await work_items(store) == 0
