@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from services.board.context import Ctx
+from services.board.queries import aware
 from shared.auth import Caller
 from shared.db import tables as t
 
@@ -44,5 +45,8 @@ async def unreadable_events(ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)]
         rows = (
             await conn.execute(select(t.unreadable_events).order_by(u.seq.desc()).limit(limit))
         ).mappings()
-        items = [UnreadableEventOut.model_validate(dict(row)) for row in rows]
+        items = [
+            UnreadableEventOut.model_validate(dict(row) | {"recorded_at": aware(row["recorded_at"])})
+            for row in rows
+        ]
     return UnreadableEvents(total=total, items=items)

@@ -64,14 +64,14 @@ def _pipeline(raw: str | None) -> Pipeline:
     return Pipeline.model_validate_json(raw) if raw else PIPELINE
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def aware(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every time stored is UTC."""
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _step_state(row: Mapping[str, Any]) -> StepState:
     return StepState.model_validate(
-        dict(row) | {"started_at": _aware(row["started_at"]), "metrics": json.loads(row["metrics"])}
+        dict(row) | {"started_at": aware(row["started_at"]), "metrics": json.loads(row["metrics"])}
     )
 
 
