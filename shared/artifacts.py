@@ -34,8 +34,12 @@ class ArtifactStore:
         """Upload `path` under `object_name`; returns (size in bytes, sha256 hex)."""
         obs = await self.bus.artifacts()
         digest = await asyncio.to_thread(sha256_of, path)
-        with path.open("rb") as handle:
-            await obs.put(object_name, handle)
+
+        async def upload() -> None:  # whole again after an outage: the object store replaces it
+            with path.open("rb") as handle:
+                await obs.put(object_name, handle)
+
+        await self.bus.patiently(f"storing the artifact {object_name}", upload)
         return path.stat().st_size, digest
 
     async def get_file(self, object_name: str, dest: Path) -> Path:
@@ -43,13 +47,17 @@ class ArtifactStore:
         obs = await self.bus.artifacts()
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-        try:
+
+        async def download() -> None:
             info = await obs.get_info(object_name)
             if info.size is not None and info.size <= SMALL_OBJECT and not info.is_link():
                 partial.write_bytes(await self._small(info))
             else:
                 with partial.open("wb") as handle:
                     await obs.get(object_name, writeinto=handle)
+
+        try:
+            await self.bus.patiently(f"reading the artifact {object_name}", download)
         except ObjectNotFoundError as err:
             partial.unlink(missing_ok=True)
             raise NotFound(f"artifact {object_name} is not in the object store") from err
@@ -76,7 +84,9 @@ class ArtifactStore:
     async def exists(self, object_name: str) -> bool:
         obs = await self.bus.artifacts()
         try:
-            await obs.get_info(object_name)
+            await self.bus.patiently(
+                f"looking for the artifact {object_name}", lambda: obs.get_info(object_name)
+            )
         except ObjectNotFoundError:
             return False
         return True

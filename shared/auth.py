@@ -41,7 +41,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysEr
 from nats.js.kv import KV_DEL, KV_PURGE
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.bus import Bus
+from shared.bus import TRANSIENT, Bus
 from shared.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from shared.settings import Settings
 
@@ -154,21 +154,28 @@ class KeyRing:
         self._warm = asyncio.Event()
 
     async def follow(self) -> None:
+        """Mirror the keys until cancelled, watching again after each NATS outage."""
+        await self.bus.follow("the API keys", self._watch)
+
+    async def _watch(self) -> None:
         kv = await self.bus.auth()
         watcher = await kv.watch("key.*")
+        keys: dict[str, StoredKey] = {}  # read whole again: a key revoked while away must go
         try:
             async for entry in watcher:
                 if entry is None:
+                    self._keys = keys
                     self._warm.set()
                     continue
                 key_id = entry.key.removeprefix("key.")
                 if entry.operation in (KV_DEL, KV_PURGE) or not entry.value:
-                    self._keys.pop(key_id, None)
+                    keys.pop(key_id, None)
                 else:
-                    self._keys[key_id] = StoredKey.model_validate_json(entry.value)
+                    keys[key_id] = StoredKey.model_validate_json(entry.value)
         finally:
             self._warm.clear()
-            await watcher.stop()
+            with contextlib.suppress(*TRANSIENT):
+                await watcher.stop()
 
     async def stored(self, key_id: str) -> StoredKey | None:
         if self._warm.is_set():

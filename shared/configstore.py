@@ -8,6 +8,7 @@ resolved once, at creation, with the registry version of every item (its manifes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TypeVar
 
@@ -15,7 +16,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KV_DEL, KV_PURGE
 from pydantic import BaseModel, ValidationError
 
-from shared.bus import Bus
+from shared.bus import TRANSIENT, Bus
 from shared.config import (
     LANGUAGES,
     EffectsPreset,
@@ -48,21 +49,28 @@ class ConfigReader:
         self._warm = asyncio.Event()
 
     async def follow(self) -> None:
-        """Mirror the bucket in memory until cancelled (reads then never go to the server)."""
+        """Mirror the bucket in memory until cancelled (reads then never go to the server),
+        watching again after each NATS outage."""
+        await self.bus.follow("the configuration", self._watch)
+
+    async def _watch(self) -> None:
         kv = await self.bus.config()
         watcher = await kv.watchall()
+        cache: dict[str, tuple[bytes, int]] = {}  # read whole again: an item deleted while away must go
         try:
             async for entry in watcher:
                 if entry is None:  # everything stored so far has been seen
+                    self._cache = cache
                     self._warm.set()
                     continue
                 if entry.operation in (KV_DEL, KV_PURGE) or entry.value is None:
-                    self._cache.pop(entry.key, None)
+                    cache.pop(entry.key, None)
                 else:
-                    self._cache[entry.key] = (entry.value, int(entry.revision or 0))
+                    cache[entry.key] = (entry.value, int(entry.revision or 0))
         finally:
             self._warm.clear()
-            await watcher.stop()
+            with contextlib.suppress(*TRANSIENT):
+                await watcher.stop()
 
     async def _raw(self, key: str) -> tuple[bytes, int] | None:
         if self._warm.is_set():

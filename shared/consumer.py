@@ -32,10 +32,12 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 
 from shared import metrics, telemetry
-from shared.bus import Bus
+from shared.bus import TRANSIENT, Bus
 from shared.errors import InfrastructureError
 
 log = logging.getLogger(__name__)
+OUTAGES: tuple[type[Exception], ...] = (InfrastructureError, *TRANSIENT)
+"""A handler failing with one of these is tried again later (NATS, a database, a network blip)."""
 BACKOFF_S = (2.0, 10.0, 30.0, 60.0, 120.0)
 
 Handler = Callable[[Msg], Awaitable[None]]
@@ -131,6 +133,12 @@ class Consumer:
         try:
             msgs = await sub.fetch(self.batch, timeout=wait)
         except TimeoutError:  # nats raises its own subclass or plain asyncio.TimeoutError
+            if not self.bus.up.is_set():
+                await self.bus.recover()
+            return 0
+        except TRANSIENT as err:  # NATS is away: ask again when it is back (the consumer is durable)
+            log.debug("%s: no fetch while NATS is away: %r", self.bus.service, err)
+            await self.bus.recover()
             return 0
         for msg in msgs:
             await self.handle(msg)
@@ -152,24 +160,33 @@ class Consumer:
             except Redeliver as again:
                 delay = again.delay_s if again.delay_s is not None else backoff(delivered)
                 log.info("%s: %s again in %.0fs: %s", durable, msg.subject, delay, again)
-                await msg.nak(delay=delay)
-                metrics.CONSUMED.labels(durable, "redelivered").inc()
+                await _settle(msg.nak(delay=delay), durable, "redelivered")
                 return
-            except InfrastructureError as err:
+            except OUTAGES as err:
                 delay = backoff(delivered)
-                log.warning("%s: %s again in %.0fs: %s", durable, msg.subject, delay, err)
-                await msg.nak(delay=delay)
-                metrics.CONSUMED.labels(durable, "redelivered").inc()
+                log.warning("%s: %s again in %.0fs: %r", durable, msg.subject, delay, err)
+                await _settle(msg.nak(delay=delay), durable, "redelivered")
                 return
             except Exception:
                 log.exception(
                     "%s: terminating %s (delivery %d): it cannot be handled", durable, msg.subject, delivered
                 )
-                await msg.term()
-                metrics.CONSUMED.labels(durable, "terminated").inc()
+                await _settle(msg.term(), durable, "terminated")
                 return
-        await msg.ack()
-        metrics.CONSUMED.labels(durable, "acked").inc()
+        await _settle(msg.ack(), durable, "acked")
+
+
+async def _settle(reply: Awaitable[None], durable: str, outcome: str) -> None:
+    """Ack, nak or term. While NATS is away the reply cannot go: the message comes back after
+    ack_wait, and its handler sees the work is done (every handler is idempotent)."""
+    try:
+        await reply
+    except TRANSIENT as err:
+        log.warning(
+            "%s: could not tell NATS the message was %s (%r); it will come back", durable, outcome, err
+        )
+        outcome = "unsettled"
+    metrics.CONSUMED.labels(durable, outcome).inc()
 
 
 def skip_unreadable(reader: str, subject: str, seq: int, err: Exception) -> None:
@@ -192,21 +209,33 @@ class StreamReader:
     async def run(
         self, after_seq: int, handle: Callable[[list[Msg]], Awaitable[None]], stop: asyncio.Event
     ) -> None:
-        config = js_api.ConsumerConfig(
-            deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=after_seq + 1
-        )
-        sub = await self.bus.js.subscribe(self.subject, ordered_consumer=True, config=config)
-        try:
-            while not stop.is_set():
-                try:
-                    batch = [await sub.next_msg(timeout=0.5)]
-                except TimeoutError:  # nats raises its own subclass or plain asyncio.TimeoutError
-                    continue
-                while sub.pending_msgs > 0 and len(batch) < self.batch:
-                    try:  # pending_msgs also counts heartbeats and flow control, which next_msg skips
-                        batch.append(await sub.next_msg(timeout=0.01))
-                    except TimeoutError:
-                        break
-                await handle(batch)
-        finally:
-            await sub.unsubscribe()
+        position = after_seq
+        while not stop.is_set():
+            # the server forgets an ordered consumer across a restart: after each reconnection,
+            # start a new one where this reader is
+            seen = self.bus.reconnects
+            config = js_api.ConsumerConfig(
+                deliver_policy=js_api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1
+            )
+            try:
+                sub = await self.bus.js.subscribe(self.subject, ordered_consumer=True, config=config)
+            except TRANSIENT as err:
+                log.info("%s: cannot follow %s while NATS is away: %r", self.bus.service, self.stream, err)
+                await self.bus.recover()
+                continue
+            try:
+                while not stop.is_set() and self.bus.reconnects == seen:
+                    try:
+                        batch = [await sub.next_msg(timeout=0.5)]
+                    except TimeoutError:  # nats raises its own subclass or plain asyncio.TimeoutError
+                        continue
+                    while sub.pending_msgs > 0 and len(batch) < self.batch:
+                        try:  # pending_msgs also counts heartbeats and flow control, which next_msg skips
+                            batch.append(await sub.next_msg(timeout=0.01))
+                        except TimeoutError:
+                            break
+                    await handle(batch)
+                    position = batch[-1].metadata.sequence.stream
+            finally:
+                with contextlib.suppress(*TRANSIENT):
+                    await sub.unsubscribe()

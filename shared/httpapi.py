@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.bus import TRANSIENT, BusAway, impatient
 from shared.configstore import ConfigUnavailable
 from shared.errors import (
     Forbidden,
@@ -95,7 +96,32 @@ def _unavailable(body: ErrorOut) -> JSONResponse:
     return response
 
 
+class Impatient:
+    """A request does not wait for NATS to come back: while it is away, the answer is 503 with
+    Retry-After at once (the client tries again; nothing it sent was stored)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with impatient():
+            await self.app(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
+    app.add_middleware(Impatient)
+
+    async def _away(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("NATS is away during %s %s: %r", request.method, request.url.path, exc)
+        message = f"the message bus is unavailable; nothing was changed; try again in {RETRY_AFTER_S} s"
+        return _unavailable(ErrorOut(code="unavailable", message=message))
+
+    for kind in TRANSIENT:  # raised by a NATS call not made through Bus.patiently
+        app.add_exception_handler(kind, _away)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = describe(exc.errors())
@@ -140,6 +166,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InfrastructureError)
     async def _infra(request: Request, exc: InfrastructureError) -> JSONResponse:
+        if isinstance(exc, BusAway):
+            return await _away(request, exc)
         log.error("infrastructure error in %s %s: %s", request.method, request.url.path, exc)
         message = f"a backing service (bus or database) is unavailable; try again in {RETRY_AFTER_S} s"
         return _unavailable(ErrorOut(code="unavailable", message=message))

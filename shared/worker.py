@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict
 from shared import commands as cmd
 from shared import metrics, names
 from shared.artifacts import ArtifactStore
+from shared.bus import BUS_AWAY, impatient
 from shared.config import JobConfig
 from shared.consumer import Consumer, Durable, Redeliver, backoff
 from shared.errors import PermanentError, RetryableError, StepError, TransitionRefused
@@ -172,7 +173,14 @@ class StepRun:
             message=message,
             actor=self.actor,
         )
-        await self.store.execute(self.job_id, command)
+        if log:  # a line of the job's log: worth waiting for NATS
+            await self.store.execute(self.job_id, command)
+            return
+        try:  # a progress figure is not worth holding the work up while NATS is away: the next says more
+            with impatient():
+                await self.store.execute(self.job_id, command)
+        except BUS_AWAY:
+            self._last_progress = -1.0
 
     async def keep(self, output: Output) -> None:
         """Store `output` as an artifact of this step now, and record `artifact_written`."""
@@ -307,8 +315,10 @@ class StepWorker:
         task = asyncio.create_task(self._attempt(job, item, run, delivered))
         watcher = asyncio.create_task(self._heartbeat(msg, item, task))
         outcome = "completed"
+        away_before = self.bus.away_for()
         try:
             result = await task
+            await self._report_outage(item, self.bus.away_for() - away_before)
             await self.store.execute(
                 item.job_id,
                 cmd.CompleteStep(
@@ -329,6 +339,12 @@ class StepWorker:
         except TransitionRefused as refused:
             outcome = "stale"
             log.info("job %s moved on while %s ran: %s", item.job_id, item.step, refused)
+        except BUS_AWAY as err:
+            # NATS stayed away longer than this worker waits: not the step's fault. The item comes
+            # back (after ack_wait, as nothing can be said to NATS now) and the step starts again.
+            outcome = "interrupted"
+            log.warning("job %s: %s interrupted, NATS is away: %r", item.job_id, item.step, err)
+            raise Redeliver(f"NATS is away: {err!r}") from err
         except Exception as err:
             outcome = "failed"
             message = err.message if isinstance(err, StepError) else f"internal error in {item.step}: {err!r}"
@@ -377,17 +393,40 @@ class StepWorker:
                 ),
             )
 
+    async def _report_outage(self, item: WorkItem, away_s: float) -> None:
+        """Say in the job's log that NATS was away while the step worked, and that it went on."""
+        if away_s < 1.0:
+            return
+        with contextlib.suppress(TransitionRefused):
+            await self.store.execute(
+                item.job_id,
+                cmd.ReportProgress(
+                    step=item.step,
+                    attempt=item.attempt,
+                    percent=100.0,
+                    message=f"the message bus (NATS) was away for {away_s:.0f} s while {item.step} "
+                    "worked; the work went on and is reported now that it is back",
+                    actor=self.worker_id,
+                ),
+            )
+
     async def _heartbeat(self, msg: Msg, item: WorkItem, task: asyncio.Task[StepResult]) -> None:
-        """Keep the item ours while the handler works, and stop it if the job was cancelled."""
+        """Keep the item ours while the handler works, and stop it if the job was cancelled. While
+        NATS is away neither can be done: the handler goes on, and so does this once it is back."""
         last_beat = time.monotonic()
         while not task.done():
             await asyncio.sleep(CANCEL_POLL_S)
-            if time.monotonic() - last_beat >= self.ack_wait_s / 3:
-                await msg.in_progress()
-                last_beat = time.monotonic()
-            job = (await self.store.load(item.job_id)).state
-            mine = job.step(item.step)
-            if mine.attempt != item.attempt or not mine.active:
+            try:
+                if time.monotonic() - last_beat >= self.ack_wait_s / 3:
+                    await msg.in_progress()
+                    last_beat = time.monotonic()
+                wanted = await self._still_wanted(item)
+            except BUS_AWAY as err:
+                log.info("job %s: no heartbeat while NATS is away: %r", item.job_id, err)
+                await self.bus.recover()
+                last_beat = 0.0  # say "still working" as soon as it is back
+                continue
+            if not wanted:
                 log.info(
                     "job %s: %s attempt %s is no longer wanted; stopping it",
                     item.job_id,
@@ -396,6 +435,10 @@ class StepWorker:
                 )
                 task.cancel()
                 return
+
+    async def _still_wanted(self, item: WorkItem) -> bool:
+        mine = (await self.store.load(item.job_id)).state.step(item.step)
+        return mine.attempt == item.attempt and mine.active
 
 
 def _job_of(msg: Msg) -> str | None:
