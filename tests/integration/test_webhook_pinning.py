@@ -114,6 +114,29 @@ async def test_an_allow_listed_local_receiver_named_by_host_still_gets_its_deliv
     assert len(receiver.seen) == 1
 
 
+async def test_when_a_checked_address_refuses_the_connection_the_next_one_is_tried(receiver: Receiver):
+    # given a name with two addresses on this machine, allowed, where only the second listens
+    async def dns(host: str, port: int) -> list[str]:
+        return ["127.0.0.2", "127.0.0.1"]
+
+    tried: list[str] = []
+    real = httpx.AsyncHTTPTransport()
+
+    class Recording(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            tried.append(request.url.host)
+            return await real.handle_async_request(request)
+
+    transport = PinnedTransport(ssrf.AllowList.parse("127.0.0.0/8"), dns, network=Recording())
+    async with httpx.AsyncClient(transport=transport) as client:
+        # when a delivery is sent
+        response = await client.post(f"http://two.example:{receiver.port}/hook", content=b"{}")
+    # then the first refused, the second got it, and both were addresses the name had been checked on
+    assert response.status_code == 200 and tried == ["127.0.0.2", "127.0.0.1"]
+    ((_, headers, _),) = receiver.seen
+    assert headers["host"] == f"two.example:{receiver.port}"
+
+
 async def test_a_name_that_does_not_resolve_is_a_connection_error_worth_retrying():
     async def nothing(host: str, port: int) -> list[str]:
         return []
@@ -193,7 +216,11 @@ async def serving_tls(receiver: Receiver, certs: Certificates, names: list[str])
     )
     config.load()
     assert config.ssl is not None
-    config.ssl.sni_callback = lambda _sock, name, _ctx: names.append(name)  # type: ignore[func-returns-value,assignment]
+
+    def remember(_sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
+        names.append(name or "(none)")
+
+    config.ssl.sni_callback = remember
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(500):  # as tests.conftest.serving does
@@ -219,7 +246,7 @@ async def test_https_goes_to_the_pinned_address_and_verifies_the_certificate_for
         return ["127.0.0.1"]
 
     allow = ssrf.AllowList.parse("127.0.0.0/8")
-    receiver, server_names = Receiver(), []
+    receiver, server_names = Receiver(), list[str]()
     transport = PinnedTransport(allow, dns, verify=trust)
     async with serving_tls(receiver, certs, server_names), httpx.AsyncClient(transport=transport) as client:
         # when a delivery goes to https://hooks.test
