@@ -131,6 +131,14 @@ async def count_content(bus: Bus) -> dict[str, int]:
     return counts
 
 
+def in_words(summary: dict[str, int]) -> str:
+    """A backup's (or a factory's) summary as a person reads it."""
+    return (
+        f"{summary['jobs']} jobs, {summary['events']} events, {summary['artifacts']} artifacts, "
+        f"{summary['config_items']} configuration items, {summary['api_keys']} API keys"
+    )
+
+
 def _new_folder(parent: Path) -> tuple[Path, Path]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     final = parent / f"{PREFIX}{stamp}"

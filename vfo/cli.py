@@ -124,10 +124,9 @@ def _size(size: int) -> str:
 
 
 def _summary(summary: dict[str, int]) -> str:
-    return (
-        f"{summary['jobs']} jobs, {summary['events']} events, {summary['artifacts']} artifacts, "
-        f"{summary['config_items']} configuration items, {summary['api_keys']} API keys"
-    )
+    from vfo.backup import in_words
+
+    return in_words(summary)
 
 
 @app.command()
@@ -183,8 +182,10 @@ def restore(
     yes: Annotated[bool, typer.Option("--yes", help="Replace data already there without asking.")] = False,
     data_dir: DataDir = Path("var"),
 ) -> None:
-    """Restore a backup into --data-dir (with the stack stopped): checks every checksum first, asks
-    before replacing data that is there, and rebuilds the board from the events."""
+    """Restore a backup into --data-dir (with the stack stopped): checks every checksum and file
+    first, asks before replacing data that is there, and rebuilds the board from the events. If it
+    fails half-way, what was there is put back."""
+    from vfo import backupcheck
     from vfo.backup import verify
     from vfo.restore import restore_backup
 
@@ -200,6 +201,7 @@ def restore(
 
     async def main() -> Any:
         manifest = await asyncio.to_thread(verify, backup)  # before anything is touched
+        await asyncio.to_thread(backupcheck.check, backup, manifest)
         async with data_dir_nats(settings) as offline:
             return await restore_backup(offline, backup, manifest, confirm)
 

@@ -56,8 +56,11 @@ async def dump(engine: AsyncEngine, folder: Path) -> dict[str, int]:
     return counts
 
 
-def _decode(table: Table, line: str) -> dict[str, Any]:
-    row: dict[str, Any] = json.loads(line)
+def decode(table: Table, line: str) -> dict[str, Any]:
+    """One row of `table` from its line in a backup (ValueError, TypeError: the line is not one)."""
+    row = json.loads(line)
+    if not isinstance(row, dict):
+        raise ValueError("not a JSON object")
     unknown = set(row) - set(table.columns.keys())
     if unknown:
         raise InvalidInput(
@@ -85,7 +88,7 @@ async def load(engine: AsyncEngine, folder: Path) -> dict[str, int]:
     async with engine.begin() as conn:
         for table in TABLES:
             lines = (folder / file_of(table)).read_text(encoding="utf-8").splitlines()
-            rows = [_decode(table, line) for line in lines if line]
+            rows = [decode(table, line) for line in lines if line]
             await conn.execute(delete(table))
             for start in range(0, len(rows), BATCH):
                 await conn.execute(insert(table), rows[start : start + BATCH])

@@ -5,8 +5,10 @@
    subscription, so a redelivered event queues nothing twice.
 2. A sender loop posts due deliveries. 2xx: delivered. 5xx, timeouts, connection errors: retried on
    the published schedule. 429: retried after `Retry-After`. 410: the subscription is disabled.
-   Other 4xx and redirects (never followed): failed. Every attempt is logged. A crash between the
-   receiver's 2xx and recording it means one more attempt with the same `webhook-id`.
+   Other 4xx and redirects (never followed): failed. A destination that is not globally reachable
+   (checked on every send, on the address then connected to: `transport.PinnedTransport`): failed.
+   Every attempt is logged. A crash between the receiver's 2xx and recording it means one more
+   attempt with the same `webhook-id`.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from sqlalchemy.engine import RowMapping
 from services.webhooks import signing, ssrf
 from services.webhooks.payload import PUBLIC_TYPES, build
 from services.webhooks.store import WebhookStore
+from services.webhooks.transport import PinnedTransport
 from shared import metrics, names
 from shared.auth import EVERY_PROJECT, Tokens
 from shared.consumer import Consumer, Durable, skip_unreadable
-from shared.errors import InvalidInput
 from shared.events import UnreadableEvent, parse_event, peek_type
 from shared.eventstore import EventStore
 from shared.settings import Settings
@@ -49,13 +51,15 @@ class Dispatcher:
         secrets: signing.Secrets,
         settings: Settings,
         tokens: Tokens,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`transport` sends the deliveries: a `PinnedTransport` of the allow-list unless given."""
         self.store = store
         self.tokens = tokens
         self.link_ttl_s = settings.link_ttl_s
         self.events = events
         self.secrets = secrets
-        self.allow = ssrf.AllowList.parse(settings.webhook_allow_hosts)
+        self.transport = transport or PinnedTransport(ssrf.AllowList.parse(settings.webhook_allow_hosts))
         self.schedule = [float(s) for s in settings.webhook_backoff_s.split(",") if s.strip()]
         self.timeout = settings.webhook_timeout_s
         self.public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
@@ -101,7 +105,9 @@ class Dispatcher:
         return self.tokens.link(path, self.link_ttl_s)
 
     async def send_loop(self, stop: asyncio.Event) -> None:
-        async with httpx.AsyncClient(follow_redirects=False, timeout=self.timeout) as client:
+        async with httpx.AsyncClient(
+            transport=self.transport, follow_redirects=False, timeout=self.timeout
+        ) as client:
             while not stop.is_set():
                 due = await self.store.due(datetime.now(UTC))
                 if due:
@@ -126,9 +132,8 @@ class Dispatcher:
             await self.store.record(delivery, attempt, "cancelled", None)
             return
         began = time.monotonic()
-        status_code, excerpt, error, retry_after = None, None, None, None
+        status_code, excerpt, error, retry_after, refused = None, None, None, None, False
         try:
-            await ssrf.check(subscription["url"], self.allow)  # again, after DNS: it may have changed
             secret_list = self.secrets.valid(subscription["secrets"], now)
             response = await client.post(
                 subscription["url"],
@@ -137,8 +142,8 @@ class Dispatcher:
             )
             status_code, excerpt = response.status_code, response.text[:EXCERPT]
             retry_after = response.headers.get("retry-after")
-        except InvalidInput as refused:
-            error = refused.message
+        except ssrf.Refused as err:  # resolved, checked and refused by the transport
+            error, refused = err.message, True
         except httpx.HTTPError as err:
             error = f"{type(err).__name__}: {err}"[:EXCERPT]
         attempt = {
@@ -148,7 +153,7 @@ class Dispatcher:
             "response_excerpt": excerpt,
             "error": error,
         }
-        status, retry_at = self._outcome(delivery, status_code, error, retry_after, now)
+        status, retry_at = self._outcome(delivery, status_code, refused, retry_after, now)
         if status_code == 410:
             reason = "the receiver answered 410 Gone"
             await self.store.update_subscription(subscription["id"], active=False, disabled_reason=reason)
@@ -159,13 +164,13 @@ class Dispatcher:
         self,
         delivery: RowMapping,
         code: int | None,
-        error: str | None,
+        refused: bool,
         retry_after: str | None,
         now: datetime,
     ) -> tuple[str, datetime | None]:
         if code is not None and 200 <= code < 300:
             return "delivered", None
-        if error and "webhooks go to public receivers" in error:
+        if refused:
             return "failed", None
         retryable = code is None or code >= 500 or code == 429
         attempt = delivery["attempts"]  # before this one

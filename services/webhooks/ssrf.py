@@ -10,8 +10,10 @@ below, with their "Globally Reachable" column), and goes further where the regis
   (globally reachable in the registry) is judged by the IPv4 address it embeds, the others are
   refused (6to4 and Teredo are "N/A" in the registry: they lead through relays).
 
-Checked at registration and again before every send, after DNS resolution, on every address a
-name resolves to, so a name that later resolves to an internal address is refused too.
+Checked at registration and again for every send, after DNS resolution, on every address a name
+resolves to. A send connects to the address that was checked (`transport.PinnedTransport`): the name
+is resolved once, so an answer that changes between the check and the connection (DNS rebinding)
+cannot lead to an internal address.
 """
 
 from __future__ import annotations
@@ -98,6 +100,11 @@ NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # IPv4-translated addresses (SIIT, RFC 2765): ::ffff:0:a.b.c.d
 TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
 COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated IPv4-compatible addresses
+
+
+class Refused(InvalidInput):
+    """The destination is not globally reachable and the allow-list does not name it: sending
+    again will not help (a name that does not resolve is a plain `InvalidInput`: it may, later)."""
 
 
 @dataclass(frozen=True)
@@ -192,17 +199,23 @@ async def check(url: str, allow: AllowList, resolver: Resolver = resolve) -> lis
     """The addresses `url` resolves to; refuses the URL if any of them is not globally reachable
     and the allow-list does not name it (or the host)."""
     host, port = split(url)
+    return await check_host(host, port, allow, resolver)
+
+
+async def check_host(host: str, port: int, allow: AllowList, resolver: Resolver = resolve) -> list[Address]:
+    """Every address `host` resolves to, in the resolver's order, once each; `Refused` if any of
+    them is not globally reachable and the allow-list names neither it nor the host."""
     try:
         found = await resolver(host, port)
     except (socket.gaierror, UnicodeError) as err:
         raise InvalidInput("url", f"the host {host!r} does not resolve; check the address") from err
     if not found:
         raise InvalidInput("url", f"the host {host!r} does not resolve; check the address")
-    addresses = [ipaddress.ip_address(text.split("%", 1)[0]) for text in found]
+    addresses = list(dict.fromkeys(ipaddress.ip_address(text.split("%", 1)[0]) for text in found))
     for address in addresses:
         reason = blocked(address)
         if reason and not allow.allows(host, address):
-            raise InvalidInput(
+            raise Refused(
                 "url",
                 f"{host} resolves to {address}, which is not globally reachable ({reason}); webhooks "
                 "go to public receivers (allow a self-hosted one with VFO_WEBHOOK_ALLOW_HOSTS)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,11 +21,13 @@ from standardwebhooks.webhooks import Webhook
 from benchmarks.common import fresh_postgres
 from shared import names
 from shared.bus import Bus
+from shared.errors import InfrastructureError
 from shared.natsserver import free_port
 from shared.settings import Settings
 from tests.conftest import BRIEF, Receiver, bearer, wait_for_state
-from vfo.backup import SUMS, backups_in, make_backup, verify
-from vfo.restore import restore_backup
+from vfo import restore, restoresteps, tablecopy
+from vfo.backup import STREAMS, SUMS, backups_in, make_backup, object_stream, stream_files, verify
+from vfo.restore import RestoreFailed, restore_backup
 from vfo.stack import Stack, data_dir_nats
 
 CLEAN_ENV = {
@@ -301,3 +304,212 @@ async def test_up_backs_up_on_schedule_and_keeps_the_newest(
     kept = backups_in(out)
     assert len(kept) == 2 and all((p / SUMS).is_file() for p in kept)
     assert {p.name for p in kept} == set(sorted(seen)[-2:])
+
+
+def rechecksummed(backup: Path, name: str, data: bytes) -> None:
+    """Replace `name` in `backup` with `data` and give it a matching checksum: damage that the
+    checksums cannot see (made on purpose, or by a bug)."""
+    (backup / name).write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    lines = (backup / SUMS).read_text().splitlines()
+    (backup / SUMS).write_text(
+        "".join(f"{digest}  {name}\n" if line.endswith(f"  {name}") else f"{line}\n" for line in lines)
+    )
+
+
+async def raw_contents(settings: Settings) -> dict[str, Any]:
+    """What the data directory holds, below the API: every stream's state, every event as stored
+    (sequence, subject, bytes), every artifact's name and digest, the secret files."""
+    async with data_dir_nats(settings) as offline:
+        bus = await Bus.connect(offline.nats_url or "", "test")
+        try:
+            streams = {}
+            for stream in STREAMS:
+                state = (await bus.js.stream_info(stream)).state
+                # (an empty stream's first sequence reads 0 until it is restored, then 1: the same)
+                first = state.first_seq if state.messages else None
+                streams[stream] = (state.messages, first, state.last_seq)
+            _, first_event, last_event = streams[names.JOB_EVENTS_STREAM]
+            events = []
+            for seq in range(first_event or 1, (last_event or 0) + 1):
+                msg = await bus.js.get_msg(names.JOB_EVENTS_STREAM, seq)
+                events.append((msg.seq, msg.subject, msg.data))
+            artifacts = sorted((o.name, o.digest) for o in await (await bus.artifacts()).list())
+        finally:
+            await bus.close()
+    secrets = {name: (settings.data_dir / name).read_text() for name in ("secret.key", "admin-key")}
+    return {"streams": streams, "events": events, "artifacts": artifacts, "secrets": secrets}
+
+
+async def factory_with_a_backup_of_its_past(
+    tmp_path: Path, database_url: str | None
+) -> tuple[Settings, Path]:
+    """A factory with two finished jobs and an edited prompt, and a backup made when it had one."""
+    settings = embedded(tmp_path / "var", database_url)
+    async with Stack(settings) as stack, client_of(stack) as http:
+        one = (
+            await http.post("/api/v1/jobs", json={"title": "One", "brief": BRIEF, "start": "CONCLUIDO"})
+        ).json()
+        await wait_for_state(http, one["id"], ("DONE",))
+        made = await make_backup(stack.settings, tmp_path / "backups")
+        two = (
+            await http.post("/api/v1/jobs", json={"title": "Two", "brief": BRIEF, "start": "CONCLUIDO"})
+        ).json()
+        prompt = (await http.get(PROMPT)).json()
+        await http.put(PROMPT, json=prompt["data"] | {"system_prompt": "Since the backup."})
+        await wait_for_state(http, two["id"], ("DONE",))
+    return settings, made.path
+
+
+async def what_a_new_stack_shows(settings: Settings) -> dict[str, Any]:
+    async with Stack(settings) as stack, client_of(stack) as http:
+        seen = await what_it_holds(http)
+        artifacts = [a for job in seen["jobs"].values() for a in job["artifacts"]]
+        for artifact in artifacts:
+            body = (await http.get(artifact["url"])).content
+            assert hashlib.sha256(body).hexdigest() == artifact["sha256"], artifact["name"]
+        return seen
+
+
+async def test_a_restore_whose_artifacts_fail_after_the_streams_were_restored_puts_everything_back(
+    tmp_path: Path, databases: tuple[str | None, str | None]
+):
+    # given a factory, and a backup of its past whose artifacts snapshot is cut short, the cut one
+    # carrying a matching checksum (it passes every check; only the server, restoring, finds out)
+    first_db, _ = databases
+    settings, backup = await factory_with_a_backup_of_its_past(tmp_path, first_db)
+    _, data_file = stream_files(object_stream(names.ARTIFACTS_BUCKET))
+    whole = (backup / data_file).read_bytes()
+    rechecksummed(backup, data_file, whole[: len(whole) // 2])
+    shown = await what_a_new_stack_shows(settings)  # (a stack started there: what it holds then)
+    before = await raw_contents(settings)
+    # when it is restored over the factory (the artifacts are the last stream restored)
+    result = await asyncio.to_thread(
+        vfo, "restore", str(backup), "--yes", "--data-dir", str(settings.data_dir), database_url=first_db
+    )
+    # then it fails, naming the step, and saying that nothing changed
+    assert result.returncode == 1, result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert f"the restore of {backup.name} failed while restoring the stream OBJ_artifacts" in message
+    assert "nothing was changed" in message and "2 jobs" in message
+    assert "Traceback" not in result.stderr + result.stdout
+    # and the factory holds exactly what it held: events, artifacts, streams, secrets, as stored
+    assert await raw_contents(settings) == before
+    # and, through the API, the same jobs, board, registry, keys and webhooks, every artifact whole
+    assert await what_a_new_stack_shows(settings) == shown
+    assert not (settings.data_dir / "restore-undo").exists()
+
+
+async def test_a_restore_whose_database_copy_fails_puts_everything_back(
+    tmp_path: Path, databases: tuple[str | None, str | None], monkeypatch: pytest.MonkeyPatch
+):
+    # given a factory, a good backup of its past, and a database that fails the restore's copy
+    first_db, _ = databases
+    settings, backup = await factory_with_a_backup_of_its_past(tmp_path, first_db)
+    shown = await what_a_new_stack_shows(settings)  # (a stack started there: what it holds then)
+    before = await raw_contents(settings)
+    real_load, calls = tablecopy.load, []
+
+    async def failing_once(engine: Any, folder: Path) -> dict[str, int]:
+        calls.append(folder)
+        if len(calls) == 1:
+            raise InfrastructureError("the database went away")
+        return await real_load(engine, folder)
+
+    monkeypatch.setattr(tablecopy, "load", failing_once)
+    # when it is restored (every stream is restored by then)
+    async with data_dir_nats(settings) as offline:
+        with pytest.raises(RestoreFailed) as failed:
+            await restore_backup(offline, backup, verify(backup), lambda _: True)
+    # then the error names the step and the cause, and the data directory is as it was
+    assert "while copying the registry's and the webhooks' tables into the database" in str(failed.value)
+    assert "(the database went away); nothing was changed" in str(failed.value)
+    assert await raw_contents(settings) == before
+    assert await what_a_new_stack_shows(settings) == shown
+    # (the tables, too, came back from the copy taken before anything was touched)
+    assert len(calls) == 2 and calls[0] == backup and calls[1].parent.name == "restore-undo"
+
+
+async def test_a_restore_that_could_not_put_back_keeps_the_copy_and_says_how(
+    tmp_path: Path, databases: tuple[str | None, str | None], monkeypatch: pytest.MonkeyPatch
+):
+    # given a restore that fails half-way, and putting back what was there fails too
+    first_db, _ = databases
+    settings, backup = await factory_with_a_backup_of_its_past(tmp_path, first_db)
+    before = await raw_contents(settings)
+
+    async def broken(*args: Any) -> None:
+        raise InfrastructureError("the disk is full")
+
+    monkeypatch.setattr(restoresteps, "rebuilt", broken)
+    monkeypatch.setattr(restore, "_put_back", broken)
+    async with data_dir_nats(settings) as offline:
+        with pytest.raises(RestoreFailed) as failed:
+            await restore_backup(offline, backup, verify(backup), lambda _: True)
+    monkeypatch.undo()
+    # then the error says the data directory is half-restored, where the copy is, and how to use it
+    (copy,) = backups_in(settings.data_dir / "restore-undo")
+    message = str(failed.value)
+    assert "while rebuilding the board from the events (the disk is full)" in message
+    assert "putting back what was there failed too (the disk is full)" in message
+    assert f"is half-restored. What it held is kept in {copy}: `vfo restore {copy} --yes" in message
+    # and another restore there is refused until that copy is put back (or given up)
+    again = await asyncio.to_thread(
+        vfo, "restore", str(backup), "--yes", "--data-dir", str(settings.data_dir), database_url=first_db
+    )
+    assert again.returncode == 2 and f"is kept in {copy}: put it back first" in " ".join(again.stderr.split())
+    # when the copy is restored, as the error said
+    put_back = await asyncio.to_thread(
+        vfo, "restore", str(copy), "--yes", "--data-dir", str(settings.data_dir), database_url=first_db
+    )
+    # then the data directory holds what it held, and the copy is gone
+    assert put_back.returncode == 0, put_back.stderr
+    assert await raw_contents(settings) == before
+    assert not copy.exists()
+
+
+async def test_a_backup_that_does_not_parse_is_refused_before_anything_is_touched(
+    tmp_path: Path, databases: tuple[str | None, str | None]
+):
+    # given a backup
+    first_db, second_db = databases
+    async with Stack(embedded(tmp_path / "var", first_db)) as stack, client_of(stack) as http:
+        await http.post("/api/v1/jobs", json={"title": "One", "brief": BRIEF})
+        made = await make_backup(stack.settings, tmp_path / "backups")
+    target = tmp_path / "elsewhere"
+    table = "tables/registry_versions.jsonl"
+    rows = (made.path / table).read_bytes()
+    manifest = json.loads((made.path / "manifest.json").read_text())
+    auth_meta, _ = stream_files("KV_auth")
+    damage = {
+        # a row that is not JSON, a row with a column no version has, a row too few
+        table: [b"not json\n" + rows, rows.replace(b'"slug"', b'"slogan"', 1), rows.split(b"\n", 1)[1]],
+        # a stream's description that is not one, or of another stream
+        auth_meta: [b"{}", (made.path / stream_files("KV_config")[0]).read_bytes()],
+        # a snapshot that is not one
+        stream_files("WORK")[1]: [b"PK\x03\x04 a zip file"],
+        # a manifest that does not list a stream
+        "manifest.json": [
+            json.dumps(manifest | {"files": [f for f in manifest["files"] if "KV_auth" not in f]}).encode()
+        ],
+    }
+    expected = {
+        table: ["line 1 is not a row", "columns this version does not know (slogan)", "holds"],
+        auth_meta: ["does not describe a stream", "describes the stream 'KV_config', not KV_auth"],
+        stream_files("WORK")[1]: ["is not a JetStream snapshot"],
+        "manifest.json": [f"{auth_meta} is not in the backup"],
+    }
+    for name, versions in damage.items():
+        original = (made.path / name).read_bytes()
+        for data, words in zip(versions, expected[name], strict=True):
+            # when one file is damaged in a way its checksum cannot tell
+            rechecksummed(made.path, name, data)
+            result = await asyncio.to_thread(
+                vfo, "restore", str(made.path), "--data-dir", str(target), database_url=second_db
+            )
+            # then restoring it is refused, naming the file and what is wrong, and nothing is touched
+            assert result.returncode == 2, (name, words, result.stdout + result.stderr)
+            assert words in " ".join(result.stderr.split()), (name, result.stderr)
+            assert "Traceback" not in result.stderr + result.stdout
+            assert not target.exists()
+        rechecksummed(made.path, name, original)
