@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 Item = Callable[[str, str], Awaitable[BaseModel | None]]
 DEFAULTS = Path(__file__).parent / "defaults.yaml"
 # Referenced kinds first, so an import can create a recipe and the prompts it names together.
+SHIPPED = "shipped defaults"
+SHIPPED_FIELDS = "fields of a newer release added"
 ORDER = ("providers", "presets", "validators", "knowledge", "prompts", "recipes", "projects")
 
 
@@ -212,8 +214,35 @@ class Registry:
 
     async def seed_if_empty(self) -> None:
         if await self.store.empty():
-            counts = await self.import_(load_defaults(), note="shipped defaults")
+            counts = await self.import_(load_defaults(), note=SHIPPED)
             log.info("registry: seeded the shipped configuration: %s", json.dumps(counts))
+
+    async def add_shipped_fields(self) -> list[str]:
+        """Give the shipped items nobody has changed the fields this release ships for them and
+        they lack (the neural voices' `fallback`, say): a new version each, noted. An item a person
+        saved is theirs, and left as it is; so are the values of fields it has."""
+        added = []
+        for kind, items in load_defaults().items():
+            for shipped in items:
+                slug = str(shipped["slug"])
+                current = await self.store.current(kind, slug)
+                if current is None or current.note not in (SHIPPED, SHIPPED_FIELDS):
+                    continue
+                missing = {k: v for k, v in shipped.items() if k not in current.data}
+                if not missing:
+                    continue
+                data = current.data | missing
+                try:
+                    await self.check(kind, slug, data)
+                except InvalidInput as err:
+                    log.warning("registry: %s %s keeps its fields: %s", kind, slug, err)
+                    continue
+                version = await self.store.save(kind, slug, data, current.active, SHIPPED_FIELDS)
+                await self.publish(version)
+                added.append(f"{kind} {slug}: {', '.join(sorted(missing))}")
+        if added:
+            log.info("registry: shipped fields added to %s", "; ".join(added))
+        return added
 
     async def execution_map(self) -> list[dict[str, Any]]:
         """Which prompts, presets and validators each recipe step uses, with their current versions."""

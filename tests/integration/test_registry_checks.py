@@ -5,33 +5,19 @@ board's API alike."""
 
 from __future__ import annotations
 
-import io
-import math
-import struct
-import wave
-
 import httpx
 import pytest
 import yaml
 
-from tests.conftest import BRIEF
+from services.registry.registry import SHIPPED, SHIPPED_FIELDS, Registry, load_defaults
+from services.registry.store import RegistryStore
+from shared.bus import Bus
+from shared.config import VoicePreset
+from shared.configstore import ConfigReader
+from shared.db.engine import make_engine, migrate
+from tests.conftest import BRIEF, tone_wav
 
 P = "/api/v1/registry/presets"
-
-
-def wav() -> bytes:
-    """Four seconds of a 440 Hz tone: music the upload check accepts."""
-    out = io.BytesIO()
-    rate = 8000
-    tone = b"".join(
-        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n / rate))) for n in range(rate * 4)
-    )
-    with wave.open(out, "wb") as audio:
-        audio.setnchannels(1)
-        audio.setsampwidth(2)
-        audio.setframerate(rate)
-        audio.writeframes(tone)
-    return out.getvalue()
 
 
 async def voice_with(client: httpx.AsyncClient, name: str, **fields: object) -> httpx.Response:
@@ -109,10 +95,10 @@ async def test_a_voice_preset_another_one_falls_back_to_cannot_be_deactivated(cl
 
 async def test_an_effects_preset_names_music_that_every_project_may_use(client: httpx.AsyncClient):
     # given an audio upload of every project, and one of the default project only
-    shared = await client.post("/api/v1/uploads", files={"file": ("bed.wav", wav())})
+    shared = await client.post("/api/v1/uploads", files={"file": ("bed.wav", tone_wav(4))})
     assert shared.status_code == 201, shared.text
     own = await client.post(
-        "/api/v1/uploads", files={"file": ("own.wav", wav())}, data={"project": "default"}
+        "/api/v1/uploads", files={"file": ("own.wav", tone_wav(4))}, data={"project": "default"}
     )
     assert own.status_code == 201, own.text
     shared_id, own_id, missing = shared.json()["id"], own.json()["id"], "0" * 32
@@ -176,3 +162,36 @@ async def test_the_registry_reads_numbers_and_booleans_strictly(
     assert (await client.get(f"{P}/{path}")).json()["version"] == 1  # nothing saved
     rollback = await client.post(f"{P}/{path}/rollback", json={"version": "1"})
     assert rollback.status_code == 422 and rollback.json()["field"] == "version"
+
+
+async def test_shipped_presets_nobody_changed_gain_the_fallbacks_of_this_release(bus: Bus, database_url: str):
+    # given a registry seeded by a release whose neural voices had no fallback, one of them
+    # since saved by a person
+    engine = make_engine(database_url)
+    try:
+        await migrate(engine)
+        registry = Registry(RegistryStore(engine), bus)
+        older = load_defaults()
+        older["presets"] = [{k: v for k, v in p.items() if k != "fallback"} for p in older["presets"]]
+        await registry.import_(older, note=SHIPPED)
+        mine = (await registry.store.current("presets", "voice.es-ES-neural")).data  # type: ignore[union-attr]
+        await registry.save("presets", "voice.es-ES-neural", mine | {"style": "newscast"}, note="")
+        # when this release's registry starts
+        added = await registry.add_shipped_fields()
+        # then the untouched ones have a new version with their fallback, said in its note
+        assert added == [
+            "presets voice.en-US-neural: fallback",
+            "presets voice.pt-BR-neural: fallback",
+        ]
+        current = await registry.store.current("presets", "voice.en-US-neural")
+        assert current is not None and (current.version, current.note) == (2, SHIPPED_FIELDS)
+        assert current.data["fallback"] == "en-US" and current.data["style"] == "narration-relaxed"
+        # and the person's is as they saved it
+        theirs = await registry.store.current("presets", "voice.es-ES-neural")
+        assert theirs is not None and "fallback" not in theirs.data and theirs.data["style"] == "newscast"
+        # and what jobs read (KV) has it; a second start changes nothing
+        found = await ConfigReader(bus).get("preset.voice.en-US-neural", VoicePreset)
+        assert found is not None and found[0].fallback == "en-US"
+        assert await registry.add_shipped_fields() == []
+    finally:
+        await engine.dispose()
