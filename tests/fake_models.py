@@ -47,8 +47,9 @@ class Failure:
 
 @dataclass
 class Broken:
-    """An answer whose stream begins (message_start with its usage, `text`) and then ends with an
-    error event, as Anthropic's stream does when it is overloaded mid-answer."""
+    """An answer whose stream begins (Anthropic's: message_start with its usage; then `text`) and
+    then ends with an error, as a stream does when the service is overloaded mid-answer (Anthropic:
+    an `error` event; an OpenAI-compatible server: a data line holding an `error` object)."""
 
     text: str = "## Part 1\n\nThe answer had begun"
     error: str = "overloaded_error"
@@ -164,19 +165,23 @@ class FakeModels:
 
     async def chat(self, request: Request) -> Response:
         answer = await self._next(request)
-        assert not isinstance(answer, Broken), "a broken stream is Anthropic's here"
         if isinstance(answer, Failure):
             error = {"error": {"message": f"fake {answer.status}", "type": "error", "code": answer.status}}
             return JSONResponse(error, status_code=answer.status, headers=answer.headers)
         model = self.requests[-1][2]["model"]
+        broken = answer if isinstance(answer, Broken) else None
+        text = broken.text if broken else str(answer)
 
         async def chunks() -> AsyncIterator[str]:
             base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model}
-            for start in range(0, len(answer), 40):
-                delta = {"role": "assistant", "content": answer[start : start + 40]}
+            for start in range(0, len(text), 40):
+                delta = {"role": "assistant", "content": text[start : start + 40]}
                 choice = {"index": 0, "delta": delta, "finish_reason": None}
                 yield f"data: {json.dumps(base | {'choices': [choice]})}\n\n"
                 await asyncio.sleep(self.delay)
+            if broken:
+                yield f"data: {json.dumps({'error': {'message': 'Overloaded', 'type': broken.error}})}\n\n"
+                return
             usage = {"prompt_tokens": 111, "completion_tokens": 222, "total_tokens": 333}
             yield f"data: {json.dumps(base | {'choices': [], 'usage': usage})}\n\n"
             yield "data: [DONE]\n\n"

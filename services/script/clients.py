@@ -186,6 +186,8 @@ class OpenAICompatibleChat:
                 raise RetryableError(busy) from err
             reason = f"{self.base_url} refused the request ({err.status_code}): {_said(err)}"
             raise ProviderRefused(self.provider, reason) from err
+        except openai.APIError as err:  # an error in the stream of an answer that had begun
+            raise RetryableError(f"{self.base_url} stopped answering: {err.message[:300]}") from err
         tokens_in = usage.prompt_tokens if usage else 0
         tokens_out = usage.completion_tokens if usage else 0
         return Completion("".join(text), tokens_in, tokens_out, model)

@@ -119,7 +119,6 @@ class NarrationStep:
         if voice.engine != azure.ENGINE:
             return await narrate(script, voice, self.speech, wav, progress)
         config = step.config
-        ssml = config.ssml if voice.slug == config.voice.slug else None
-        if voice.ssml_preset and voice.slug != config.voice.slug:
-            ssml = config.fallback_ssml.get(voice.ssml_preset)
+        own = voice.slug == config.voice.slug  # (a chain names each preset once)
+        ssml = config.ssml if own else config.fallback_ssml.get(voice.ssml_preset or "")
         return await narrate_ssml(script, voice, ssml, self.neural(), wav, progress)

@@ -117,3 +117,13 @@ async def test_an_answer_cut_off_by_something_else_is_a_refusal(models: FakeMode
 async def test_a_finished_answer_reports_its_usage_once(models: FakeModels):
     result, spent = await ask(claude(models, retries=0))
     assert isinstance(result, Completion) and result.input_tokens == USAGE_IN and not spent
+
+
+async def test_an_openai_compatible_answer_cut_off_mid_stream_is_transient(models: FakeModels):
+    # given a local model whose stream ends with an error object after it began
+    models.script = [Broken()]
+    # when a completion is asked for
+    error, spent = await ask(local(models, retries=0))
+    # then the error is transient (nothing reported usage yet: a chat stream gives it last)
+    assert isinstance(error, RetryableError) and not isinstance(error, ProviderRefused)
+    assert error.message.endswith("stopped answering: Overloaded") and not spent
