@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from nats.js.api import ObjectInfo
+from nats.js.errors import NotFoundError as NotFoundError_
 from nats.js.errors import ObjectNotFoundError
 
 from shared import names
@@ -16,6 +17,8 @@ from shared.bus import Bus
 from shared.errors import InfrastructureError, NotFound
 
 SMALL_OBJECT = 8 << 20  # read in one batched direct get; larger ones stream through a consumer
+# The project an upload belongs to (`*`: every project), a header of its entry in the object store
+OWNER_HEADER = "Vfo-Project"
 
 
 def sha256_of(path: Path) -> str:
@@ -90,3 +93,29 @@ class ArtifactStore:
         except ObjectNotFoundError:
             return False
         return True
+
+    async def owner(self, object_name: str) -> tuple[bool, str | None]:
+        """(stored at all, the project it belongs to); the owner is None for uploads from before
+        uploads had owners, and for artifacts."""
+        obs = await self.bus.artifacts()
+        try:
+            info = await obs.get_info(object_name)
+        except ObjectNotFoundError:
+            return False, None
+        return True, _owner_of(info)
+
+    async def owned(self, prefix: str) -> dict[str, str | None]:
+        """Every object under `prefix` (`music/`), with its owner (reads the whole bucket's list)."""
+        obs = await self.bus.artifacts()
+        try:
+            infos = await obs.list(ignore_deletes=True)
+        except NotFoundError_:  # an empty bucket
+            return {}
+        return {i.name: _owner_of(i) for i in infos if i.name and i.name.startswith(prefix) and not i.deleted}
+
+
+def _owner_of(info: ObjectInfo) -> str | None:
+    value = (info.headers or {}).get(OWNER_HEADER)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value) if value else None

@@ -97,10 +97,15 @@ class ScriptPreset(_Item):
 
 
 class VoicePreset(_Item):
-    # "espeak-ng" (offline, every language) or "azure" (neural; falls back to the offline voice
-    # of the language when AZURE_SPEECH_KEY / AZURE_SPEECH_REGION are not set)
+    # "espeak-ng" (offline, every language) or "azure" (neural: needs AZURE_SPEECH_KEY and
+    # AZURE_SPEECH_REGION; without them, or when Azure refuses or stays down, `fallback` narrates)
     engine: Literal["espeak-ng", "azure"] = "espeak-ng"
     voice: str = Field(min_length=1, max_length=100)
+    fallback: str | None = Field(
+        default=None,
+        pattern=SLUG,
+        description="the voice preset (its name after voice.) that narrates when this one cannot",
+    )
     ssml_preset: str | None = Field(default=None, description="stage directions -> pauses (Azure)")
     rate_wpm: int = Field(default=165, ge=80, le=450)
     pitch: int = Field(default=45, ge=0, le=99)
@@ -112,6 +117,12 @@ class VoicePreset(_Item):
     prosody_rate: str = "0%"
     prosody_pitch: str = "0%"
     prosody_volume: str = "0%"
+
+    @property
+    def language(self) -> str:
+        """The language the voice speaks, lower case: Azure's voice names start with their locale
+        (`en-US-AndrewMultilingualNeural`: en), eSpeak NG's are language tags (`pt-br`: pt)."""
+        return self.voice.split("-", 1)[0].lower()
 
 
 class VideoPreset(_Item):
@@ -280,6 +291,11 @@ class JobConfig(BaseModel):
     knowledge: dict[str, Knowledge] = Field(default_factory=dict)
     providers: dict[str, Provider] = Field(default_factory=dict)
     ssml: SsmlPreset | None = None
+    # the voice presets that narrate, in order, when `voice` cannot (its `fallback`, that one's...),
+    # and the SSML presets they name; None: a job made before voice presets had fallbacks (an Azure
+    # voice then fell back to the offline voice of the job's language)
+    voice_fallbacks: tuple[VoicePreset, ...] | None = None
+    fallback_ssml: dict[str, SsmlPreset] = Field(default_factory=dict)
     effects: EffectsPreset | None = None  # the recipe's push-ins and transitions; None: straight cuts
     versions: dict[str, int] = Field(default_factory=dict)
     # the steps the job runs (a job created before this field existed runs the table of its day)

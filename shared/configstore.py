@@ -160,6 +160,18 @@ class ConfigReader:
         ssml = None
         if voice_item.ssml_preset:
             ssml = await need(config_key("preset.ssml", voice_item.ssml_preset), SsmlPreset)
+        fallbacks: list[VoicePreset] = []
+        fallback_ssml: dict[str, SsmlPreset] = {}
+        seen = {voice_item.slug}
+        following = voice_item.fallback
+        while following and following not in seen:  # (the registry refuses cycles; KV is not trusted)
+            seen.add(following)
+            fallback = await need(config_key("preset.voice", following), VoicePreset)
+            fallbacks.append(fallback)
+            if fallback.ssml_preset and fallback.ssml_preset not in fallback_ssml:
+                key = config_key("preset.ssml", fallback.ssml_preset)
+                fallback_ssml[fallback.ssml_preset] = await need(key, SsmlPreset)
+            following = fallback.fallback
         providers = {slug: await need(config_key("provider", slug), Provider) for slug in script.order}
         effects = None
         if recipe_item.effects_preset:
@@ -171,6 +183,8 @@ class ConfigReader:
             script=script,
             voice=voice_item,
             ssml=ssml,
+            voice_fallbacks=tuple(fallbacks),
+            fallback_ssml=fallback_ssml,
             effects=effects,
             video=await need(config_key("preset.video", recipe_item.video_preset), VideoPreset),
             prompts=prompts,

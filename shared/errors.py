@@ -11,6 +11,8 @@ VideoFactoryError
 ├── StepError              raised by a step adapter while doing work
 │   ├── RetryableError     transient: nack the work item, redeliver with backoff
 │   └── PermanentError     will not get better: record `step_failed` with the message, then term
+│       └── ProviderRefused  a provider will not serve this (a rejected key, a refused request):
+│                          asking it again will not help; the preset's next provider may take over
 └── InfrastructureError    NATS, the database or FFmpeg misbehaved (translated at the boundary)
 """
 
@@ -93,6 +95,18 @@ class RetryableError(StepError):
 
 class PermanentError(StepError):
     code = "permanent"
+
+
+class ProviderRefused(PermanentError):
+    """A provider (a model endpoint, a voice) will not serve this request: a rejected key, a refused
+    request or document. Asking it again will not help; the next provider in the preset's order (the
+    next model, the voice preset's fallback) may take over. `message` is `reason`: what happened,
+    never what happens next (the step says that)."""
+
+    def __init__(self, provider: str, reason: str) -> None:
+        super().__init__(reason)
+        self.provider = provider
+        self.reason = reason
 
 
 class InfrastructureError(VideoFactoryError):

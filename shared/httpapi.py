@@ -50,6 +50,7 @@ _FRIENDLY = {
     "missing": "is required",
     "extra_forbidden": "is not a field of this request; remove it",
     "bool_type": "must be true or false (a JSON boolean, not a string or a number)",
+    "int_type": "must be a whole number (a JSON number, not a string)",
     "model_attributes_type": "must be a JSON object (sent with Content-Type: application/json)",
 }
 

@@ -32,6 +32,7 @@ SCRIPT_MD = "script.md"
 IDEAS_MD = "ideas.md"
 OUTLINE_MD = "outline.md"
 METADATA = "metadata.json"
+SPEND = "spend.json"  # the script step's ledger: what an attempt spent on answers nobody kept
 NARRATION = "narration.wav"
 CUES = "cues.json"
 VIDEO = "video.mp4"

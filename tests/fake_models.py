@@ -45,17 +45,36 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class Broken:
+    """An answer whose stream begins (Anthropic's: message_start with its usage; then `text`) and
+    then ends with an error, as a stream does when the service is overloaded mid-answer (Anthropic:
+    an `error` event; an OpenAI-compatible server: a data line holding an `error` object)."""
+
+    text: str = "## Part 1\n\nThe answer had begun"
+    error: str = "overloaded_error"
+
+
+# Anthropic's error types by status (docs: "Errors"; other 4XX statuses answer invalid_request_error)
 ERROR_TYPES = {
     401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "request_too_large",
     429: "rate_limit_error",
     500: "api_error",
+    504: "timeout_error",
     529: "overloaded_error",
 }
+USAGE_IN = 321  # the input tokens every Anthropic answer reports
+USAGE_OUT = 1234  # the output tokens of an answer that finishes
 
 
 class FakeModels:
     def __init__(self) -> None:
-        self.script: list[Failure | str] = []
+        self.script: list[Failure | Broken | str] = []
         self.stages: dict[str, list[str]] = {}
         self.requests: list[tuple[float, dict[str, str], dict]] = []
         self.delay = 0.01  # between streamed pieces
@@ -83,7 +102,7 @@ class FakeModels:
     def of_stage(self, stage: str) -> list[dict]:
         return [body for _, _, body in self.requests if self.stage_of(body) == stage]
 
-    async def _next(self, request: Request) -> Failure | str:
+    async def _next(self, request: Request) -> Failure | Broken | str:
         body = await request.json()
         self.requests.append((asyncio.get_running_loop().time(), dict(request.headers), body))
         if self.script:
@@ -97,9 +116,15 @@ class FakeModels:
         answer = await self._next(request)
         if isinstance(answer, Failure):
             kind = ERROR_TYPES.get(answer.status, "invalid_request_error")
-            error = {"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
+            error = {
+                "type": "error",
+                "error": {"type": kind, "message": f"fake {kind}"},
+                "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy",
+            }
             return JSONResponse(error, status_code=answer.status, headers=answer.headers)
         model = self.requests[-1][2]["model"]
+        broken = answer if isinstance(answer, Broken) else None
+        text = broken.text if broken else str(answer)
 
         async def events() -> AsyncIterator[str]:
             def event(name: str, data: dict) -> str:
@@ -113,24 +138,27 @@ class FakeModels:
                 "content": [],
                 "stop_reason": None,
                 "stop_sequence": None,
-                "usage": {"input_tokens": 321, "output_tokens": 1},
+                "usage": {"input_tokens": USAGE_IN, "output_tokens": 1},
             }
             yield event("message_start", {"type": "message_start", "message": message})
             block = {"type": "text", "text": ""}
             yield event(
                 "content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}
             )
-            for start in range(0, len(answer), 40):
-                delta = {"type": "text_delta", "text": answer[start : start + 40]}
+            for start in range(0, len(text), 40):
+                delta = {"type": "text_delta", "text": text[start : start + 40]}
                 yield event(
                     "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
                 )
                 await asyncio.sleep(self.delay)
+            if broken:
+                error = {"type": "error", "error": {"type": broken.error, "message": "Overloaded"}}
+                yield event("error", error)
+                return
             yield event("content_block_stop", {"type": "content_block_stop", "index": 0})
             stop = {"stop_reason": "end_turn", "stop_sequence": None}
-            yield event(
-                "message_delta", {"type": "message_delta", "delta": stop, "usage": {"output_tokens": 1234}}
-            )
+            usage = {"output_tokens": USAGE_OUT}
+            yield event("message_delta", {"type": "message_delta", "delta": stop, "usage": usage})
             yield event("message_stop", {"type": "message_stop"})
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -141,14 +169,19 @@ class FakeModels:
             error = {"error": {"message": f"fake {answer.status}", "type": "error", "code": answer.status}}
             return JSONResponse(error, status_code=answer.status, headers=answer.headers)
         model = self.requests[-1][2]["model"]
+        broken = answer if isinstance(answer, Broken) else None
+        text = broken.text if broken else str(answer)
 
         async def chunks() -> AsyncIterator[str]:
             base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model}
-            for start in range(0, len(answer), 40):
-                delta = {"role": "assistant", "content": answer[start : start + 40]}
+            for start in range(0, len(text), 40):
+                delta = {"role": "assistant", "content": text[start : start + 40]}
                 choice = {"index": 0, "delta": delta, "finish_reason": None}
                 yield f"data: {json.dumps(base | {'choices': [choice]})}\n\n"
                 await asyncio.sleep(self.delay)
+            if broken:
+                yield f"data: {json.dumps({'error': {'message': 'Overloaded', 'type': broken.error}})}\n\n"
+                return
             usage = {"prompt_tokens": 111, "completion_tokens": 222, "total_tokens": 333}
             yield f"data: {json.dumps(base | {'choices': [], 'usage': usage})}\n\n"
             yield "data: [DONE]\n\n"

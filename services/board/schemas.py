@@ -6,7 +6,7 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from shared.config import LANGUAGES, MUSIC_BEDS, UPLOAD_ID, check_music
 from shared.httpapi import ErrorOut as ErrorOut  # re-exported for the routes
@@ -76,8 +76,9 @@ class JobFields(BaseModel):
         default=None, description="a voice preset; defaults to the language's"
     )
     visual_mode: VisualMode | None = None
-    images_count: Annotated[int, Field(ge=1, le=10)] | None = None
-    shorts: Annotated[int, Field(ge=0, le=5)] | None = Field(
+    # strict, like every number and boolean of a request: "3" is refused, not read as 3
+    images_count: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
+    shorts: Annotated[StrictInt, Field(ge=0, le=5)] | None = Field(
         default=None, description="vertical shorts to cut from the video (0-5)"
     )
     images: list[UploadId] | None = Field(

@@ -14,14 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from nats.js.api import ObjectMeta
-from nats.js.errors import ObjectNotFoundError
 from sqlalchemy import or_, select
 
 from services.board.context import BoardContext
+from shared.artifacts import OWNER_HEADER
 from shared.auth import EVERY_PROJECT
 from shared.db import tables as t
-
-OWNER_HEADER = "Vfo-Project"
 
 
 async def put(ctx: BoardContext, object_name: str, path: Path, project: str) -> None:
@@ -30,19 +28,6 @@ async def put(ctx: BoardContext, object_name: str, path: Path, project: str) -> 
     meta = ObjectMeta(name=object_name, headers={OWNER_HEADER: [project]})  # headers as in Go: lists
     with path.open("rb") as handle:
         await obs.put(object_name, handle, meta=meta)
-
-
-async def _owner(ctx: BoardContext, object_name: str) -> tuple[bool, str | None]:
-    """(stored at all, its owner); the owner is None for uploads from before owners."""
-    obs = await ctx.artifacts.bus.artifacts()
-    try:
-        info = await obs.get_info(object_name)
-    except ObjectNotFoundError:
-        return False, None
-    value = (info.headers or {}).get(OWNER_HEADER)
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return True, str(value) if value else None
 
 
 async def _used_by(ctx: BoardContext, upload_id: str, project: str) -> bool:
@@ -64,7 +49,7 @@ async def visible(ctx: BoardContext, object_name: str, upload_id: str, project: 
     """Whether the upload exists for `project` (None: for every project, as keys of every project see).
 
     Used both for a caller's scope (downloads) and for a job's project (an upload a job may use)."""
-    stored, owner = await _owner(ctx, object_name)
+    stored, owner = await ctx.artifacts.owner(object_name)
     if not stored:
         return False
     if project is None or owner in (project, EVERY_PROJECT):

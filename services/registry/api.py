@@ -10,7 +10,7 @@ import yaml
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from services.registry import catalog
 from services.registry.registry import Registry, as_yaml
@@ -99,7 +99,7 @@ VERSION = {"ge": 1, "le": 2**31 - 1, "description": "a version number, from 1"}
 
 
 class Rollback(BaseModel):
-    version: Annotated[int, Field(**VERSION)]
+    version: Annotated[StrictInt, Field(**VERSION)]
 
 
 @router.get("")

@@ -1,13 +1,17 @@
 """What each kind of item is, how it is checked, and what it refers to.
 
 Checks at save time: the item's own fields (named, with the fix; an unknown one is refused, at any
-depth), then every reference (a recipe's prompts, presets and validators; a project's recipes) must
-name an active item. Items read back from the database are not checked again (`read`).
+depth), then every reference (a recipe's prompts, presets and validators; a project's recipes; a
+voice preset's fallback) must name an active item. A voice preset's fallback must not lead back to
+it and must speak its language; an effects preset's uploaded music must exist for every project.
+Items read back from the database are not checked again (`read`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -15,7 +19,10 @@ from pydantic import BaseModel, ValidationError
 from shared.config import (
     KINDS,
     LANGUAGES,
+    MUSIC_BEDS,
     PRESET_TYPES,
+    UPLOAD_ID,
+    EffectsPreset,
     Knowledge,
     Project,
     Prompt,
@@ -27,6 +34,18 @@ from shared.errors import InvalidInput, NotFound
 from shared.httpapi import describe
 
 Exists = Callable[[str, str], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What the checks of references ask the registry (or an import, which answers with its own
+    items first)."""
+
+    exists: Exists  # (kind, slug): an active item?
+    item: Callable[[str, str], Awaitable[BaseModel | None]]  # (kind, slug): the active item, or None
+    # an uploaded music id -> why an effects preset cannot use it (None: it can), and the ids it can
+    music: Callable[[str], Awaitable[str | None]]
+    music_choices: Callable[[], Awaitable[list[str]]]
 
 
 def kind_prefix(kind: str) -> str:
@@ -53,10 +72,13 @@ def kv_key(kind: str, slug: str) -> str:
 
 
 def parse(kind: str, slug: str, data: dict[str, Any]) -> BaseModel:
-    """An item a person sends: unknown fields are refused at every level (a typo names its path)."""
+    """An item a person sends: unknown fields are refused at every level (a typo names its path),
+    and numbers and booleans are read strictly, as JSON types ("170" is not a number, "yes" not a
+    boolean), whether the item came as JSON or as an imported YAML document."""
     model, name = model_for(kind, slug)
     try:
-        return model.model_validate(data | {"slug": name}, extra="forbid")
+        as_json = json.dumps(data | {"slug": name}, default=str)
+        return model.model_validate_json(as_json, strict=True, extra="forbid")
     except ValidationError as err:
         errors = describe(err.errors())
         for error, raw in zip(errors, err.errors(), strict=True):
@@ -89,6 +111,8 @@ def references(item: BaseModel) -> list[tuple[str, str, str]]:
             refs += [(f"steps.{n}.validators.{i}", "validators", v) for i, v in enumerate(step.validators)]
     if isinstance(item, VoicePreset) and item.ssml_preset:
         refs.append(("ssml_preset", "presets", f"ssml.{item.ssml_preset}"))
+    if isinstance(item, VoicePreset) and item.fallback:
+        refs.append(("fallback", "presets", f"voice.{item.fallback}"))
     if isinstance(item, ScriptPreset):
         refs += [(f"providers.{i}", "providers", slug) for i, slug in enumerate(item.order)]
     if isinstance(item, Project):
@@ -98,12 +122,16 @@ def references(item: BaseModel) -> list[tuple[str, str, str]]:
     return refs
 
 
-async def check(item: BaseModel, exists: Exists) -> None:
+async def check(item: BaseModel, lookups: Lookups) -> None:
     errors = []
     for field, kind, slug in references(item):
-        if not await exists(kind, slug):
+        if not await lookups.exists(kind, slug):
             message = f"no active {kind.removesuffix('s')} named {slug!r}; create it or fix the name"
             errors.append({"field": field, "message": message})
+    if isinstance(item, VoicePreset) and (problem := await _fallback(item, lookups)):
+        errors.append({"field": "fallback", "message": problem})
+    if isinstance(item, EffectsPreset) and (problem := await _music(item, lookups)):
+        errors.append({"field": "music", "message": problem})
     languages: list[tuple[str, str]] = []
     if isinstance(item, Recipe):
         languages = [(f"steps.{n}.prompts", lang) for n, s in enumerate(item.steps) for lang in s.prompts]
@@ -120,3 +148,44 @@ async def check(item: BaseModel, exists: Exists) -> None:
             errors.append({"field": field, "message": message})
     if errors:
         raise InvalidInput.of(errors, f"{len(errors)} problem(s) with references")
+
+
+async def _music(effects: EffectsPreset, lookups: Lookups) -> str | None:
+    """Why the preset's uploaded music cannot be used, with the choices, or None."""
+    if not effects.music or not UPLOAD_ID.fullmatch(effects.music):
+        return None  # a built-in bed, or none (the field's own check refuses anything else)
+    problem = await lookups.music(effects.music)
+    if problem is None:
+        return None
+    uploads = await lookups.music_choices()
+    choices = ", ".join([*MUSIC_BEDS, *uploads[:20]]) + (" ..." if len(uploads) > 20 else "")
+    return f"{problem}; use one of {choices}"
+
+
+async def _fallback(voice: VoicePreset, lookups: Lookups) -> str | None:
+    """Why `voice.fallback` cannot stand in for `voice`, or None. (A fallback that does not exist is
+    reported with the other references.)"""
+    if not voice.fallback:
+        return None
+    if voice.fallback == voice.slug:
+        return "names this voice preset itself; name another voice preset, or none"
+    chain: list[str] = [voice.slug]
+    following: str | None = voice.fallback
+    first: BaseModel | None = None
+    while following:
+        if following in chain:
+            loop = " → ".join(f"voice.{slug}" for slug in [*chain, following])
+            return f"makes a loop ({loop}); the last voice preset of a chain names no fallback"
+        chain.append(following)
+        found = await lookups.item("presets", f"voice.{following}")
+        if not isinstance(found, VoicePreset):
+            break
+        first = first or found
+        following = found.fallback
+    if isinstance(first, VoicePreset) and first.language != voice.language:
+        return (
+            f"voice.{first.slug} speaks {first.language} ({first.voice}) and this preset speaks "
+            f"{voice.language} ({voice.voice}): a fallback reads the same script, so it must speak "
+            f"its language; name a voice preset of {voice.language}"
+        )
+    return None

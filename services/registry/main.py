@@ -1,7 +1,8 @@
 """Composition root of the registry service: `vfo run registry`.
 
-At start it migrates, seeds the shipped configuration once (empty tables), and makes KV match the
-database. It serves its API and admin pages on its own port, or, inside `vfo up`, on the shared one.
+At start it migrates, seeds the shipped configuration once (empty tables), gives shipped items
+nobody changed the fields a newer release ships for them, and makes KV match the database. It
+serves its API and admin pages on its own port, or, inside `vfo up`, on the shared one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ async def serve(settings: Settings, stop: asyncio.Event, host: HttpHost | None =
             await migrate(engine)
             registry = Registry(RegistryStore(engine), bus)
             await registry.seed_if_empty()
+            await registry.add_shipped_fields()
             await registry.reconcile()
             async with Access.of(bus, settings) as access:
                 made = await access.keys.bootstrap(settings.data_dir)

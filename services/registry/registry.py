@@ -10,6 +10,7 @@ import contextlib
 import difflib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,19 @@ from nats.js.errors import KeyNotFoundError, NoKeysError
 from pydantic import BaseModel
 
 from services.registry import catalog
+from services.registry.music import MusicUploads
 from services.registry.store import RegistryStore, Version
+from shared.artifacts import ArtifactStore
 from shared.bus import Bus
 from shared.config import KINDS, Recipe
 from shared.errors import InvalidInput, TransitionRefused
 
 log = logging.getLogger(__name__)
+Item = Callable[[str, str], Awaitable[BaseModel | None]]
 DEFAULTS = Path(__file__).parent / "defaults.yaml"
 # Referenced kinds first, so an import can create a recipe and the prompts it names together.
+SHIPPED = "shipped defaults"
+SHIPPED_FIELDS = "fields of a newer release added"
 ORDER = ("providers", "presets", "validators", "knowledge", "prompts", "recipes", "projects")
 
 
@@ -53,10 +59,19 @@ class Registry:
         current = await self.store.current(kind, slug)
         return current is not None and current.active
 
+    async def item(self, kind: str, slug: str) -> BaseModel | None:
+        """The current active item, or None."""
+        current = await self.store.current(kind, slug)
+        return catalog.read(kind, slug, current.data) if current is not None and current.active else None
+
+    def lookups(self, exists: catalog.Exists | None = None, item: Item | None = None) -> catalog.Lookups:
+        music = MusicUploads(ArtifactStore(self.bus))
+        return catalog.Lookups(exists or self.exists, item or self.item, music.problem, music.choices)
+
     async def check(self, kind: str, slug: str, data: dict[str, Any]) -> BaseModel:
         """Everything a save checks, without saving (the admin page's live validation)."""
         item = catalog.parse(kind, slug, data)
-        await catalog.check(item, self.exists)
+        await catalog.check(item, self.lookups())
         return item
 
     async def create(self, kind: str, data: dict[str, Any]) -> Version:
@@ -102,7 +117,7 @@ class Registry:
     async def users_of(self, kind: str, slug: str) -> list[str]:
         users = []
         for version in await self.store.latest():
-            if not version.active or version.kind not in ("recipes", "projects"):
+            if not version.active or version.kind not in ("recipes", "projects", "presets"):
                 continue
             item = catalog.read(version.kind, version.slug, version.data)
             if any((k, s) == (kind, slug) for _, k, s in catalog.references(item)):
@@ -168,9 +183,16 @@ class Registry:
             new = incoming.get((kind, slug))
             return bool(new.get("active", True)) if new is not None else await self.exists(kind, slug)
 
+        async def item(kind: str, slug: str) -> BaseModel | None:
+            new = incoming.get((kind, slug))
+            if new is None:
+                return await self.item(kind, slug)
+            return catalog.read(kind, slug, new) if new.get("active", True) else None
+
+        lookups = self.lookups(exists, item)
         for (kind, slug), data in incoming.items():
             try:
-                await catalog.check(catalog.parse(kind, slug, data), exists)
+                await catalog.check(catalog.parse(kind, slug, data), lookups)
             except InvalidInput as err:
                 errors += [
                     {"field": f"{kind}.{slug}.{e['field']}", "message": e["message"]} for e in err.errors
@@ -192,8 +214,35 @@ class Registry:
 
     async def seed_if_empty(self) -> None:
         if await self.store.empty():
-            counts = await self.import_(load_defaults(), note="shipped defaults")
+            counts = await self.import_(load_defaults(), note=SHIPPED)
             log.info("registry: seeded the shipped configuration: %s", json.dumps(counts))
+
+    async def add_shipped_fields(self) -> list[str]:
+        """Give the shipped items nobody has changed the fields this release ships for them and
+        they lack (the neural voices' `fallback`, say): a new version each, noted. An item a person
+        saved is theirs, and left as it is; so are the values of fields it has."""
+        added = []
+        for kind, items in load_defaults().items():
+            for shipped in items:
+                slug = str(shipped["slug"])
+                current = await self.store.current(kind, slug)
+                if current is None or current.note not in (SHIPPED, SHIPPED_FIELDS):
+                    continue
+                missing = {k: v for k, v in shipped.items() if k not in current.data}
+                if not missing:
+                    continue
+                data = current.data | missing
+                try:
+                    await self.check(kind, slug, data)
+                except InvalidInput as err:
+                    log.warning("registry: %s %s keeps its fields: %s", kind, slug, err)
+                    continue
+                version = await self.store.save(kind, slug, data, current.active, SHIPPED_FIELDS)
+                await self.publish(version)
+                added.append(f"{kind} {slug}: {', '.join(sorted(missing))}")
+        if added:
+            log.info("registry: shipped fields added to %s", "; ".join(added))
+        return added
 
     async def execution_map(self) -> list[dict[str, Any]]:
         """Which prompts, presets and validators each recipe step uses, with their current versions."""

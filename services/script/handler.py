@@ -7,18 +7,27 @@ so in the job's log) and, on the last delivery, hands over to the next; one that
 rejected key, a refused request) or cannot be reached at all hands over at once. Every skip and
 hand-over is said in the job's log and in the artifacts' metadata (`skipped`; `generator` names
 the provider that wrote). The last provider's error is the step's.
+
+The step's metrics count every token the attempt paid for, over all the deliveries of its work
+item: the answers of a provider that then failed or was passed over, answers a validator refused,
+an answer cut off by an error (the usage its stream had reported), and stage answers an earlier
+delivery bought and kept. A kept answer carries its cost in its metadata; what no kept answer
+carries goes, when the work item comes back, into the step's ledger (`spend.json`), which the next
+delivery reads. An attempt that fails says in the job's log what it had spent.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 
 from services.script.clients import ENGINES
-from services.script.llm import LLMRequest, LLMWriter, Refused, Unreachable, Usage
+from services.script.llm import LLMRequest, LLMWriter, Paid, Unreachable, Usage
 from services.script.writer import OfflineDraftWriter, ScriptRequest
 from shared import names
 from shared.config import JobConfig, Prompt, Provider
-from shared.errors import PermanentError, RetryableError
+from shared.errors import PermanentError, ProviderRefused, RetryableError, StepError
 from shared.jobstate import ArtifactRef
 from shared.options import SECTIONS
 from shared.pipeline import Step
@@ -26,6 +35,7 @@ from shared.script import Script
 from shared.worker import Output, StepInput, StepMetrics, StepResult
 
 OFFLINE = "offline-draft"
+log = logging.getLogger(__name__)
 
 
 def unusable(provider: Provider) -> str | None:
@@ -60,6 +70,22 @@ def _stages(config: JobConfig, language: str) -> dict[str, Prompt]:
     return found
 
 
+def unrecorded(step: StepInput, ref: ArtifactRef) -> Paid | None:
+    """What a kept answer (or the ledger) says this attempt paid on an earlier delivery of its
+    work item, which no metrics have counted yet; None for an earlier attempt's (not paid again,
+    nor counted again)."""
+    meta = ref.metadata
+    if meta.get("attempt") != step.attempt or not isinstance(meta.get("input_tokens"), int | float):
+        return None
+    cost = meta.get("cost_usd")
+    return Paid(
+        int(meta.get("input_tokens") or 0),
+        int(meta.get("output_tokens") or 0),
+        float(cost) if isinstance(cost, int | float) else None,
+        int(meta.get("calls") or 1),
+    )
+
+
 KINDS = {
     names.IDEAS_MD: "ideas",
     names.OUTLINE_MD: "outline-draft",
@@ -81,22 +107,27 @@ class ArtifactCache:
         ref = self.step.earlier.get(name)
         return ref if ref is not None and ref.metadata.get("input_sha") == key else None
 
-    async def get(self, name: str, key: str) -> str | None:
+    async def get(self, name: str, key: str) -> tuple[str, Paid | None] | None:
         ref = self._kept(name, key)
         if ref is None:
             return None
-        return (await self.step.run.fetch(ref)).read_text(encoding="utf-8")
+        text = (await self.step.run.fetch(ref)).read_text(encoding="utf-8")
+        return text, unrecorded(self.step, ref)
 
-    async def put(self, name: str, key: str, text: str, media_type: str) -> None:
+    async def put(self, name: str, key: str, text: str, media_type: str, paid: Paid | None) -> None:
         if self._kept(name, key) is not None:
             return  # kept by an earlier attempt, and reused: nothing new to record
         path = self.step.workdir / name
         path.write_text(text, encoding="utf-8")
-        meta = self.meta | {"input_sha": key}
+        meta = self.meta | {"input_sha": key, "attempt": self.step.attempt}
+        if paid is not None:
+            meta |= {"input_tokens": paid.input_tokens, "output_tokens": paid.output_tokens}
+            if paid.cost_usd is not None:
+                meta["cost_usd"] = paid.cost_usd
         await self.step.run.keep(Output(path, name, KINDS.get(name, "text"), media_type, meta))
 
 
-Written = tuple[Script, Usage | None]
+Written = tuple[Script, str]  # the script, and the provider that wrote it
 
 
 class ScriptStep:
@@ -123,7 +154,18 @@ class ScriptStep:
             raise _nobody(passed)
         if passed:
             await step.run.progress(5, "skipped " + "; ".join(passed), log=True)
-        script, usage = await self._first_to_write(step, usable, passed, providers)
+        usage = Usage()  # every provider's, this delivery's and the kept answers' of earlier ones
+        ledger = step.earlier.get(names.SPEND)
+        if ledger is not None and (carried := unrecorded(step, ledger)) is not None:
+            usage.carried(carried)
+        try:
+            script, writer = await self._first_to_write(step, usable, passed, providers, usage)
+        except StepError as err:
+            if isinstance(err, RetryableError) and not step.last_delivery:
+                await _carry(step, usage)  # the work item comes back: the next delivery counts it
+            elif usage.spent:
+                await step.run.progress(5, f"this attempt spent {_spend(usage)} before it failed", log=True)
+            raise
         meta: dict[str, str | float] = {
             "generator": script.generator,
             "sections": len(script.sections),
@@ -132,7 +174,7 @@ class ScriptStep:
         if passed:
             meta["skipped"] = "; ".join(passed)[:500]
         outputs: list[Output] = []
-        if usage is None:  # the offline draft (a model's script.md was kept as it was accepted)
+        if writer == OFFLINE:  # the offline draft (a model's script.md was kept as it was accepted)
             markdown = step.workdir / names.SCRIPT_MD
             markdown.write_text(script.to_markdown(), encoding="utf-8")
             outputs.append(Output(markdown, names.SCRIPT_MD, "script", "text/markdown; charset=utf-8", meta))
@@ -140,13 +182,12 @@ class ScriptStep:
         outline.write_text(script.model_dump_json(indent=2), encoding="utf-8")
         outputs.append(Output(outline, names.OUTLINE, "outline", "application/json", meta))
         words = sum(len(sentence.split()) for _, sentence in script.narration())
-        step_metrics = StepMetrics(
-            words=float(words), sections=float(len(script.sections)), **(usage.metrics() if usage else {})
-        )
+        spent = usage.metrics() if usage.spent else {}
+        step_metrics = StepMetrics(words=float(words), sections=float(len(script.sections)), **spent)
         return StepResult(outputs=tuple(outputs), metrics=step_metrics)
 
     async def _first_to_write(
-        self, step: StepInput, usable: list[Provider], passed: list[str], providers: str
+        self, step: StepInput, usable: list[Provider], passed: list[str], providers: str, usage: Usage
     ) -> Written:
         """The script of the first provider that writes it. A provider that is busy or down is
         asked again by the worker (the error goes up) until the last delivery, where the next one
@@ -154,12 +195,12 @@ class ScriptStep:
         said in the job's log; the last provider's error is the step's."""
         for provider, following in zip(usable, [*usable[1:], None], strict=True):
             try:
-                return await self._write(step, provider, providers)
+                return await self._write(step, provider, providers, usage), provider.slug
             except Unreachable as err:
                 if following is None:
                     raise _nobody([*passed, f"{provider.slug}: {err}"]) from err
                 failed = f"{provider.slug} failed: {err}"
-            except Refused as err:
+            except ProviderRefused as err:
                 if following is None:
                     raise
                 failed = f"{provider.slug} failed: {err.message}"
@@ -171,7 +212,7 @@ class ScriptStep:
             await step.run.progress(5, f"{failed}; {following.slug} writes the script instead", log=True)
         raise AssertionError("unreachable: the last provider returns or raises")
 
-    async def _write(self, step: StepInput, provider: Provider, providers: str) -> Written:
+    async def _write(self, step: StepInput, provider: Provider, providers: str, usage: Usage) -> Script:
         if provider.engine == OFFLINE:
             request = ScriptRequest(
                 title=step.title,
@@ -181,7 +222,7 @@ class ScriptStep:
                 story_type=step.options.story_type,
                 instruction=step.instruction,
             )
-            return await self.offline.write(request), None
+            return await self.offline.write(request)
         config = step.config
         prompt = _prompt(config, step.language)
         assert prompt is not None  # (checked with the provider's usability)
@@ -200,9 +241,37 @@ class ScriptStep:
         )
         cache = ArtifactCache(step, {"generator": provider.slug, "providers": providers})
         writer = LLMWriter(ENGINES[provider.engine](provider), provider.settings, cache)
-        result = await writer.write(llm, step.run.progress)
+        result = await writer.write(llm, step.run.progress, usage)
         assert result.script is not None  # (the writer raises when no script passed its checks)
-        return result.script, result.usage
+        return result.script
+
+
+def _spend(usage: Usage) -> str:
+    total = usage.total
+    calls = "1 model call" if total.calls == 1 else f"{total.calls} model calls"
+    said = f"{total.input_tokens} → {total.output_tokens} tokens in {calls}"
+    return said + (f" (≈ ${total.cost_usd:.4f})" if total.cost_usd is not None else "")
+
+
+async def _carry(step: StepInput, usage: Usage) -> None:
+    """Keep the ledger of what this attempt spent on answers nobody kept, for its next delivery."""
+    unkept = usage.unkept
+    if unkept.calls <= 0 or not step.run.spec.writes_artifact(names.SPEND):  # (a job of an older table)
+        return
+    meta: dict[str, str | float] = {
+        "attempt": step.attempt,
+        "input_tokens": unkept.input_tokens,
+        "output_tokens": unkept.output_tokens,
+        "calls": unkept.calls,
+    }
+    if unkept.cost_usd is not None:
+        meta["cost_usd"] = unkept.cost_usd
+    path = step.workdir / names.SPEND
+    path.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    try:
+        await step.run.keep(Output(path, names.SPEND, "spend", "application/json", meta))
+    except Exception:  # the step's own error goes up either way; this one is only logged
+        log.warning("job %s: the script step's spend ledger was not kept", step.job_id, exc_info=True)
 
 
 def _nobody(passed: list[str]) -> PermanentError:

@@ -55,15 +55,20 @@ class Completion:
     model: str
 
 
+# Told the tokens of an answer that failed after the model had begun it (and said its usage).
+Spent = Callable[[Completion], None]
+
+
 class ChatClient(Protocol):
     """One model endpoint. Raises RetryableError (rate limits, overload, 5xx, timeouts, after the
-    SDK's own retries), Refused (rejected key, refused request), Unreachable, or PermanentError
-    (the model declined to write this script: another provider would be given the same brief)."""
+    SDK's own retries), ProviderRefused (rejected key, refused request), Unreachable, or PermanentError
+    (the model declined to write this script: another provider would be given the same brief).
+    Before it raises, what a failed answer had already spent goes to `spent`."""
 
     provider: str
 
     async def complete(
-        self, system: str, user: str, prompt: Prompt, on_text: Callable[[int], Awaitable[None]]
+        self, system: str, user: str, prompt: Prompt, on_text: Callable[[int], Awaitable[None]], spent: Spent
     ) -> Completion: ...
 
 
@@ -71,32 +76,72 @@ class Unreachable(Exception):
     """The endpoint could not be reached at all: the next provider in the order may take over."""
 
 
-class Refused(PermanentError):
-    """The provider will not serve this request (a rejected key, a refused request): asking it again
-    will not help, the next provider in the order may take over."""
+def cost(completion: Completion, price: tuple[float, float]) -> float:
+    return (completion.input_tokens * price[0] + completion.output_tokens * price[1]) / 1e6
+
+
+@dataclass(frozen=True)
+class Paid:
+    """Tokens bought with `calls` model calls, and their cost (None: no price was known)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = 0.0
+    calls: int = 1
+
+    @classmethod
+    def of(cls, completion: Completion, price: tuple[float, float] | None) -> Paid:
+        spent = None if price is None else round(cost(completion, price), 6)
+        return cls(completion.input_tokens, completion.output_tokens, spent)
+
+    def plus(self, other: Paid, sign: int = 1) -> Paid:
+        both = self.cost_usd is not None and other.cost_usd is not None
+        return Paid(
+            self.input_tokens + sign * other.input_tokens,
+            self.output_tokens + sign * other.output_tokens,
+            round(self.cost_usd + sign * other.cost_usd, 6) if both else None,  # type: ignore[operator]
+            self.calls + sign * other.calls,
+        )
+
+
+NOTHING = Paid(calls=0)
 
 
 @dataclass
 class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    calls: int = 0
-    cost_usd: float | None = 0.0
+    """What one attempt of the script step spent, over every provider it asked and every delivery
+    of its work item. `unkept` is the part no kept answer carries (answers a validator refused, cut
+    off by an error, or bought by a provider that then failed): what a later delivery can only learn
+    from the step's spend ledger (`names.SPEND`)."""
 
-    def add(self, completion: Completion, price: tuple[float, float] | None) -> None:
-        self.input_tokens += completion.input_tokens
-        self.output_tokens += completion.output_tokens
-        self.calls += 1
-        if price is None or self.cost_usd is None:
-            self.cost_usd = None
-        else:
-            self.cost_usd += (completion.input_tokens * price[0] + completion.output_tokens * price[1]) / 1e6
+    total: Paid = NOTHING
+    unkept: Paid = NOTHING
+
+    def bought(self, paid: Paid) -> None:
+        self.total, self.unkept = self.total.plus(paid), self.unkept.plus(paid)
+
+    def kept(self, paid: Paid) -> None:
+        """An answer bought here was kept, with what it cost in its metadata."""
+        self.unkept = self.unkept.plus(paid, -1)
+
+    def reused(self, paid: Paid) -> None:
+        """An answer an earlier delivery of this attempt bought and kept, never counted since."""
+        self.total = self.total.plus(paid)
+
+    def carried(self, paid: Paid) -> None:
+        """What earlier deliveries of this attempt spent on answers nobody kept (from the ledger)."""
+        self.bought(paid)
+
+    @property
+    def spent(self) -> bool:
+        return self.total.calls > 0
 
     def metrics(self) -> dict[str, float]:
-        out = {"input_tokens": float(self.input_tokens), "output_tokens": float(self.output_tokens)}
-        out["model_calls"] = float(self.calls)
-        if self.cost_usd is not None:
-            out["cost_usd"] = round(self.cost_usd, 6)
+        total = self.total
+        out = {"input_tokens": float(total.input_tokens), "output_tokens": float(total.output_tokens)}
+        out["model_calls"] = float(total.calls)
+        if total.cost_usd is not None:
+            out["cost_usd"] = round(total.cost_usd, 6)
         return out
 
 
@@ -184,11 +229,13 @@ class Metadata(BaseModel):
 
 
 class StageCache(Protocol):
-    """Stage answers kept as artifacts, so a retried step does not pay twice for finished stages."""
+    """Stage answers kept as artifacts, so a retried step does not pay twice for finished stages.
+    `get` gives the answer, and what it cost when this attempt bought it on an earlier delivery of
+    its work item (not yet counted anywhere), else None; `put` keeps it with what it cost."""
 
-    async def get(self, name: str, key: str) -> str | None: ...
+    async def get(self, name: str, key: str) -> tuple[str, Paid | None] | None: ...
 
-    async def put(self, name: str, key: str, text: str, media_type: str) -> None: ...
+    async def put(self, name: str, key: str, text: str, media_type: str, paid: Paid | None) -> None: ...
 
 
 STAGE_FILES = {
@@ -234,6 +281,7 @@ def _metadata(text: str) -> Metadata | None:
 class Written:
     usage: Usage
     script: Script | None = None
+    paid: dict[str, Paid] = field(default_factory=dict)  # stage file -> its last answer's cost, till kept
 
 
 class LLMWriter:
@@ -265,8 +313,11 @@ class LLMWriter:
         key = _key(system, user, prompt)
         cached = await self.cache.get(name, key)
         if cached is not None:
+            text, paid = cached
+            if paid is not None:  # bought by this attempt before its work item came back
+                written.usage.reused(paid)
             await progress(band[1], f"{name} reused from an earlier attempt (not paid again)", log=True)
-            return cached, key
+            return text, key
         expected = max(400, prompt.max_tokens * 3)  # characters, roughly
         last = 0.0
 
@@ -278,15 +329,25 @@ class LLMWriter:
                 message = f"writing {name} with {self.client.provider} ({chars} characters)"
                 await progress(band[0] + (band[1] - band[0]) * share, message)
 
-        completion = await self.client.complete(system, user, prompt, on_text)
-        written.usage.add(completion, price_of(completion.model, self.settings))
+        def spent(partial: Completion) -> None:
+            written.usage.bought(Paid.of(partial, price_of(partial.model, self.settings)))
+
+        completion = await self.client.complete(system, user, prompt, on_text, spent)
+        paid = Paid.of(completion, price_of(completion.model, self.settings))
+        written.usage.bought(paid)
+        written.paid[name] = paid
         return clean(completion.text).strip(), key
 
-    async def _keep(self, name: str, key: str, text: str) -> None:
+    async def _keep(self, name: str, key: str, text: str, written: Written) -> None:
         media_type = "application/json" if name.endswith(".json") else "text/markdown; charset=utf-8"
-        await self.cache.put(name, key, text, media_type)
+        paid = written.paid.pop(name, None)  # (None: reused, its cost counted as it was)
+        await self.cache.put(name, key, text, media_type, paid)
+        if paid is not None:
+            written.usage.kept(paid)
 
-    async def write(self, request: LLMRequest, progress: Progress) -> Written:
+    async def write(self, request: LLMRequest, progress: Progress, usage: Usage | None = None) -> Written:
+        """The script; what it spent is added to `usage` as it is spent, so an error leaves it
+        counted there too."""
         values = {
             "title": request.title,
             "brief": request.brief,
@@ -296,14 +357,14 @@ class LLMWriter:
             "knowledge": _knowledge(request.knowledge),
             "instruction": request.instruction or "",
         }
-        written = Written(usage=Usage())
+        written = Written(usage=usage if usage is not None else Usage())
         position = 5.0
         for stage, variable in (("ideation", "ideas"), ("outline", "outline")):
             if stage in request.stages:
                 band = (position, position + 15)
                 name = STAGE_FILES[stage]
                 text, key = await self._ask(name, request.stages[stage], values, written, band, progress)
-                await self._keep(name, key, text)
+                await self._keep(name, key, text, written)
                 values[variable] = text
                 position += 15
         script_band = (position, 85.0)
@@ -318,7 +379,7 @@ class LLMWriter:
             problems = failures(script, request.validators)
             if not problems:
                 written.script = script
-                await self._keep(names.SCRIPT_MD, key, script.to_markdown())
+                await self._keep(names.SCRIPT_MD, key, script.to_markdown(), written)
                 break
             said = "; ".join(problems)
             await progress(band[1], f"attempt {attempt} refused: {said}", log=True)
@@ -341,7 +402,7 @@ class LLMWriter:
                 )
                 metadata = _metadata(text)
                 if metadata is not None:
-                    await self._keep(names.METADATA, key, metadata.model_dump_json(indent=2))
+                    await self._keep(names.METADATA, key, metadata.model_dump_json(indent=2), written)
                     break
                 values["instruction"] = (
                     "Your previous answer was not the JSON object asked for; answer with it only."

@@ -4,9 +4,10 @@ One SSML document is one request; the SDK reports word boundaries and bookmarks 
 offsets, which become the cues. Key and region come from the environment (AZURE_SPEECH_KEY,
 AZURE_SPEECH_REGION) and nowhere else. The SDK is blocking, so each request runs in a thread.
 
-A cancelled synthesis becomes `Refused` (a rejected key, a refused document: the offline voice
-takes over at once) or RetryableError (the service is unavailable: asked again later, and the
-offline voice takes over on the last delivery). Messages say what happened, not what happens next.
+A cancelled synthesis becomes ProviderRefused (a rejected key, a refused document: the voice
+preset's fallback takes over at once) or RetryableError (the service is unavailable: asked again
+later, and the fallback takes over on the last delivery). Messages say what happened, not what
+happens next.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shared.errors import PermanentError, RetryableError, StepError
+from shared.errors import ProviderRefused, RetryableError, StepError
 
+ENGINE = "azure"
 KEY_ENV = "AZURE_SPEECH_KEY"
 REGION_ENV = "AZURE_SPEECH_REGION"
 SAMPLE_RATE = 24_000
@@ -41,11 +43,6 @@ class Synthesizer(Protocol):
     async def synthesize(self, ssml: str) -> Synthesis: ...
 
 
-class Refused(PermanentError):
-    """Azure Speech will not serve this (a rejected key, a refused document): asking it again will not
-    help, the offline voice may take over."""
-
-
 def missing() -> str | None:
     """Why Azure cannot be used here, or None."""
     absent = [name for name in (KEY_ENV, REGION_ENV) if not os.environ.get(name)]
@@ -55,11 +52,12 @@ def missing() -> str | None:
 def error_for(code: str, details: str) -> StepError:
     """A cancelled synthesis as the step error a person can act on (`code`: CancellationErrorCode's name)."""
     if code in ("AuthenticationFailure", "Forbidden"):
-        return Refused(
-            f"the Azure Speech key in {KEY_ENV} was rejected, or {REGION_ENV} is not its region; check both"
+        return ProviderRefused(
+            ENGINE,
+            f"the Azure Speech key in {KEY_ENV} was rejected, or {REGION_ENV} is not its region; check both",
         )
     if code == "BadRequest":
-        return Refused(f"Azure Speech refused the narration: {details[:300]}")
+        return ProviderRefused(ENGINE, f"Azure Speech refused the narration: {details[:300]}")
     if code in (
         "TooManyRequests",
         "ServiceTimeout",
@@ -72,7 +70,7 @@ def error_for(code: str, details: str) -> StepError:
 
 
 class AzureSynthesizer:
-    name = "azure"
+    name = ENGINE
 
     def __init__(self) -> None:
         import azure.cognitiveservices.speech as speechsdk

@@ -1,11 +1,13 @@
 """The narration step: `outline.json` -> `narration.wav` + `cues.json` artifacts.
 
-The voice preset picks the engine. Azure's neural voices need AZURE_SPEECH_KEY and
-AZURE_SPEECH_REGION; an Azure preset's next voice is the offline voice of the language (a voice
-preset names no other; see shared.config.VoicePreset). It narrates when the settings are unset;
-when Azure refuses (a rejected key, a refused document), at once; when Azure is unavailable, on the
-work item's last delivery (before that the error goes up and the worker asks again later). The
-job's log says which voice failed and why, and the artifacts' metadata name the engine that spoke.
+The voice preset picks the engine, and its `fallback` the voice preset that narrates when it
+cannot (that one's fallback after it, and so on; the registry refuses loops and other languages).
+Azure's neural voices need AZURE_SPEECH_KEY and AZURE_SPEECH_REGION: without them the fallback
+narrates. A voice that refuses (a rejected key, a refused document) hands over at once; one that
+is unavailable is asked again on the work item's next delivery (the error goes up and the worker
+says so) and hands over on the last. The job's log says which preset took over and why, and the
+artifacts' metadata name the preset and engine that spoke and the ones passed over. With no
+fallback left, the last voice's error is the step's.
 """
 
 from __future__ import annotations
@@ -18,16 +20,24 @@ from pydantic import ValidationError
 from services.tts import azure
 from services.tts.narrate import Speech, narrate, narrate_ssml
 from shared import names
-from shared.config import LANGUAGES, VoicePreset
+from shared.config import LANGUAGES, JobConfig, VoicePreset
 from shared.cues import Cues
-from shared.errors import PermanentError, RetryableError
+from shared.errors import PermanentError, ProviderRefused, RetryableError
 from shared.script import Script
 from shared.worker import Output, StepInput, StepMetrics, StepResult
 
 
-def offline_voice(voice: VoicePreset, language: str) -> VoicePreset:
-    """The offline voice that takes over from a neural preset that cannot narrate."""
-    return VoicePreset(slug=voice.slug, voice=LANGUAGES.get(language, "en-us"))
+def voices(config: JobConfig, language: str) -> list[VoicePreset]:
+    """The voice presets to try, in order: the job's, then its fallbacks."""
+    fallbacks = config.voice_fallbacks
+    if fallbacks is None:  # a job made before voice presets had fallbacks: what it was made with
+        offline = VoicePreset(slug=language, voice=LANGUAGES.get(language, "en-us"))
+        fallbacks = (offline,) if config.voice.engine == azure.ENGINE else ()
+    return [config.voice, *fallbacks]
+
+
+def named(voice: VoicePreset) -> str:
+    return f"voice preset {voice.slug} ({voice.engine} {voice.voice})"
 
 
 class NarrationStep:
@@ -38,31 +48,27 @@ class NarrationStep:
         self.neural = neural
 
     async def __call__(self, step: StepInput) -> StepResult:
-        config, progress = step.config, step.run.progress
         try:
             script = Script.model_validate_json(step.read(names.OUTLINE).read_bytes())
         except ValidationError as err:
             raise PermanentError(f"{names.OUTLINE} is not a valid script; retry the script step") from err
         wav = step.workdir / names.NARRATION
-        voice, skipped, cues = config.voice, None, None
-        if voice.engine == "azure":
-            cues, skipped = await self._neural(step, script, wav)
-            if cues is None:
-                voice = offline_voice(voice, script.language)
-        if cues is None:
-            cues = await narrate(script, voice, self.speech, wav, progress)
+        voice, cues, passed = await self._first_to_narrate(step, script, wav)
         cues_path = step.workdir / names.CUES
         cues_path.write_text(cues.model_dump_json(indent=1), encoding="utf-8")
         meta: dict[str, str | float] = {
             "duration_s": round(cues.duration, 3),
             "voice": cues.voice,
             "engine": voice.engine,
+            "preset": voice.slug,
         }
-        if skipped:
-            meta["skipped"] = skipped
+        if passed:
+            meta["skipped"] = "; ".join(passed)[:500]
         characters = sum(len(cue.text) for cue in cues.cues)
         cost = (
-            round(characters * azure.USD_PER_MILLION_CHARACTERS / 1e6, 6) if voice.engine == "azure" else None
+            round(characters * azure.USD_PER_MILLION_CHARACTERS / 1e6, 6)
+            if voice.engine == azure.ENGINE
+            else None
         )
         return StepResult(
             outputs=(
@@ -77,21 +83,42 @@ class NarrationStep:
             ),
         )
 
-    async def _neural(self, step: StepInput, script: Script, wav: Path) -> tuple[Cues | None, str | None]:
-        """The neural voice's cues, or None and why the offline voice narrates instead."""
-        config, progress = step.config, step.run.progress
-        offline = offline_voice(config.voice, script.language).voice
-        if reason := azure.missing():
-            said = f"the neural voice is skipped ({reason}); the offline voice {offline} narrates"
-            await progress(1, said, log=True)
-            return None, f"azure: {reason}"
-        try:
-            return await narrate_ssml(script, config.voice, config.ssml, self.neural(), wav, progress), None
-        except azure.Refused as err:
-            failed = f"azure failed: {err.message}"
-        except RetryableError as err:
-            if not step.last_delivery:
-                raise  # the worker says so in the job's log, and asks Azure again later
-            failed = f"azure failed on try {step.delivery} of {step.deliveries}: {err.message}"
-        await progress(1, f"{failed}; the offline voice {offline} narrates instead", log=True)
-        return None, failed
+    async def _first_to_narrate(
+        self, step: StepInput, script: Script, wav: Path
+    ) -> tuple[VoicePreset, Cues, list[str]]:
+        """The first voice that narrates, its cues, and the voices passed over (and why)."""
+        progress = step.run.progress
+        chain = voices(step.config, script.language)
+        passed: list[str] = []
+        for voice, following in zip(chain, [*chain[1:], None], strict=True):
+            if voice.engine == azure.ENGINE and (reason := azure.missing()):
+                if following is None:
+                    raise PermanentError(
+                        f"{named(voice)} cannot narrate here: {reason}; set them, or give the voice "
+                        "preset a fallback"
+                    )
+                failed = f"{named(voice)} is skipped: {reason}"
+            else:
+                try:
+                    return voice, await self._narrate(step, script, voice, wav), passed
+                except ProviderRefused as err:
+                    if following is None:
+                        raise
+                    failed = f"{named(voice)} failed: {err.message}"
+                except RetryableError as err:
+                    if following is None or not step.last_delivery:
+                        raise  # the worker says so in the job's log, and asks again later
+                    tried = f"try {step.delivery} of {step.deliveries}"
+                    failed = f"{named(voice)} failed on {tried}: {err.message}"
+            passed.append(failed)
+            await progress(1, f"{failed}; {named(following)} takes over", log=True)
+        raise AssertionError("unreachable: the last voice returns or raises")
+
+    async def _narrate(self, step: StepInput, script: Script, voice: VoicePreset, wav: Path) -> Cues:
+        progress = step.run.progress
+        if voice.engine != azure.ENGINE:
+            return await narrate(script, voice, self.speech, wav, progress)
+        config = step.config
+        own = voice.slug == config.voice.slug  # (a chain names each preset once)
+        ssml = config.ssml if own else config.fallback_ssml.get(voice.ssml_preset or "")
+        return await narrate_ssml(script, voice, ssml, self.neural(), wav, progress)

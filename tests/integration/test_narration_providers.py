@@ -1,5 +1,6 @@
 """The narration step with a neural voice preset: Azure (a fake synthesizer behind the SDK's
-interface) when its key and region are set, the language's offline voice when they are not."""
+interface) when its key and region are set, its fallback (the language's offline voice) when they are
+not."""
 
 from __future__ import annotations
 
@@ -59,5 +60,8 @@ async def test_without_azure_settings_the_offline_voice_narrates_and_says_why(cl
     assert cues["metadata"]["engine"] == "espeak-ng" and cues["metadata"]["voice"] == "en-us"
     assert "AZURE_SPEECH_KEY and AZURE_SPEECH_REGION are not set" in cues["metadata"]["skipped"]
     logged = [e["payload"].get("message", "") for e in job["events"] if e["type"] == "step_progress"]
-    assert any("the neural voice is skipped" in m for m in logged)
+    assert any(
+        m.startswith("voice preset en-US-neural (azure en-US-AndrewMultilingualNeural) is skipped")
+        for m in logged
+    )
     assert json.loads((await client.get(cues["url"])).text)["cues"]

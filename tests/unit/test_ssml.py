@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from services.tts import ssml
-from services.tts.azure import Refused, error_for
+from services.tts.azure import error_for
 from services.tts.narrate import narrate_ssml
 from shared.config import SsmlPreset, VoicePreset
-from shared.errors import RetryableError
+from shared.errors import ProviderRefused, RetryableError
 from shared.script import Script, Section
 from tests.fake_speech import WORD_S, FakeSynthesizer
 
@@ -117,9 +117,9 @@ async def test_cues_come_from_bookmarks_and_word_boundaries_across_chunks(tmp_pa
 @pytest.mark.parametrize(
     ("code", "kind", "says"),
     [
-        ("AuthenticationFailure", Refused, "AZURE_SPEECH_KEY was rejected"),
-        ("Forbidden", Refused, "AZURE_SPEECH_REGION"),
-        ("BadRequest", Refused, "refused the narration"),
+        ("AuthenticationFailure", ProviderRefused, "AZURE_SPEECH_KEY was rejected"),
+        ("Forbidden", ProviderRefused, "AZURE_SPEECH_REGION"),
+        ("BadRequest", ProviderRefused, "refused the narration"),
         ("TooManyRequests", RetryableError, "Azure Speech is unavailable (TooManyRequests)"),
         ("ServiceTimeout", RetryableError, "Azure Speech is unavailable (ServiceTimeout)"),
         ("ConnectionFailure", RetryableError, "Azure Speech is unavailable (ConnectionFailure)"),
@@ -133,3 +133,5 @@ def test_cancellations_become_errors_a_person_can_act_on(code: str, kind: type, 
     # then it is the right kind, and says what happened (what happens next is the worker's to say)
     assert isinstance(error, kind) and says in error.message
     assert "tried again" not in error.message
+    if isinstance(error, ProviderRefused):  # one error type for every provider's refusal
+        assert error.provider == "azure" and error.reason == error.message
