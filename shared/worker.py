@@ -46,6 +46,7 @@ from shared.eventstore import EventStore
 from shared.jobstate import ArtifactRef, JobState
 from shared.options import JobOptions
 from shared.pipeline import StepSpec
+from shared.said import Said, said
 from shared.work import WorkItem
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ CANCEL_POLL_S = 1.0
 class Progress(Protocol):
     """How the parts of a step report progress; `log` puts the message in the job's log."""
 
-    async def __call__(self, percent: float, message: str = "", *, log: bool = False) -> None: ...
+    async def __call__(self, percent: float, message: str | Said = "", *, log: bool = False) -> None: ...
 
 
 class StepMetrics(BaseModel):
@@ -157,7 +158,7 @@ class StepRun:
     _last_progress: float = field(default=-1.0)
     _last_progress_at: float = field(default=0.0)
 
-    async def progress(self, percent: float, message: str = "", *, log: bool = False) -> None:
+    async def progress(self, percent: float, message: str | Said = "", *, log: bool = False) -> None:
         """Record progress; throttled to one event a second unless it is the end, or `log` says the
         message belongs in the job's log (a retried attempt, a skipped provider)."""
         now = time.monotonic()
@@ -169,7 +170,9 @@ class StepRun:
             step=self.spec.name,
             attempt=self.attempt,
             percent=round(percent, 1),
-            message=message,
+            message=str(message),
+            code=message.code if isinstance(message, Said) else "",
+            params=dict(message.params) if isinstance(message, Said) else {},
             actor=self.actor,
         )
         await self.store.execute(self.job_id, command)
@@ -354,7 +357,9 @@ class StepWorker:
             await self._fail(item, f"{err.message} (gave up after {delivered} attempts)", err.code)
             return "failed"
         delay = backoff(delivered)
-        again = f"trying again in {delay:.0f} s (try {delivered + 1} of {self.max_deliver})"
+        again = said(
+            "trying_again", error=err.message, delay=round(delay), next=delivered + 1, limit=self.max_deliver
+        )
         with contextlib.suppress(TransitionRefused):
             await self.store.execute(
                 item.job_id,
@@ -362,7 +367,9 @@ class StepWorker:
                     step=item.step,
                     attempt=item.attempt,
                     percent=0.0,
-                    message=f"{err.message}; {again}",
+                    message=str(again),
+                    code=again.code,
+                    params=dict(again.params),
                     actor=self.worker_id,
                 ),
             )

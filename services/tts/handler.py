@@ -21,6 +21,7 @@ from shared import names
 from shared.config import LANGUAGES, VoicePreset
 from shared.cues import Cues
 from shared.errors import PermanentError, RetryableError
+from shared.said import said
 from shared.script import Script
 from shared.worker import Output, StepInput, StepMetrics, StepResult
 
@@ -82,8 +83,7 @@ class NarrationStep:
         config, progress = step.config, step.run.progress
         offline = offline_voice(config.voice, script.language).voice
         if reason := azure.missing():
-            said = f"the neural voice is skipped ({reason}); the offline voice {offline} narrates"
-            await progress(1, said, log=True)
+            await progress(1, said("neural_voice_skipped", reason=reason, voice=offline), log=True)
             return None, f"azure: {reason}"
         try:
             return await narrate_ssml(script, config.voice, config.ssml, self.neural(), wav, progress), None
@@ -93,5 +93,5 @@ class NarrationStep:
             if not step.last_delivery:
                 raise  # the worker says so in the job's log, and asks Azure again later
             failed = f"azure failed on try {step.delivery} of {step.deliveries}: {err.message}"
-        await progress(1, f"{failed}; the offline voice {offline} narrates instead", log=True)
+        await progress(1, said("neural_voice_failed", failed=failed, voice=offline), log=True)
         return None, failed

@@ -4,6 +4,7 @@ import { Board } from "./board.js";
 import { Drawer } from "./drawer.js";
 import { lang, setLang, t, translatePage } from "./i18n.js";
 import { NewVideo } from "./modal.js";
+import { JobNotices } from "./notify.js";
 
 // every choice, the lifecycle's states and columns, and the pipeline's steps come from the API
 let options = null;
@@ -16,10 +17,12 @@ function announce(text) {
   requestAnimationFrame(() => { node.textContent = text; });
 }
 
-function toast(text, kind = "info") {
-  const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+// `action` ({label, run}) adds a button, e.g. to open the job the toast is about.
+function toast(text, kind = "info", action = null) {
+  const button = action && el("button", { type: "button", class: "link", onclick: () => { node.remove(); action.run(); } }, action.label);
+  const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, el("span", {}, text), button);
   $("#toasts").append(node);
-  setTimeout(() => node.remove(), kind === "error" ? 7000 : 3500);
+  setTimeout(() => node.remove(), kind === "error" || action ? 9000 : 3500);
 }
 
 async function reloadOptions() {
@@ -47,7 +50,7 @@ function applyLanguage(code, board) {
   board.relabel();
 }
 
-function connect(board, drawer) {
+function connect(board, drawer, notices) {
   const source = new EventSource("/api/v1/board/stream");
   source.addEventListener("board", (event) => {
     const data = JSON.parse(event.data);
@@ -56,7 +59,9 @@ function connect(board, drawer) {
   });
   source.addEventListener("card", (event) => {
     const card = JSON.parse(event.data);
+    const before = board.cards.get(card.id);
     board.upsert(card);
+    notices.seen(before, card);
     drawer.onCard(card);
   });
   source.addEventListener("open", () => { $("#connection").textContent = t("connected"); $("#connection").className = "connection live"; });
@@ -116,7 +121,10 @@ async function main() {
       toast(`${error.message}${rows ? "\n" + rows : ""}`, "error");
     }
   });
-  connect(board, drawer);
+  const notices = new JobNotices({
+    toast, paused: () => options.lifecycle.paused_states, current: (id) => board.cards.get(id), onOpen: (id) => drawer.open(id),
+  });
+  connect(board, drawer, notices);
 }
 
 main();

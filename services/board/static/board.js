@@ -120,7 +120,7 @@ export class Board {
         draggable: "true",
         tabindex: "0",
         dataset: { id: card.id, state: card.state },
-        "aria-roledescription": "draggable card",
+        "aria-roledescription": t("draggableCard"),
         "aria-label": `${card.title}, ${t(card.state)}`,
       },
       el("div", { class: "card-top" },
