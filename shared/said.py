@@ -1,9 +1,11 @@
-"""What the workers say in a job's log, declared once: a code, its English sentence, its params.
+"""What the workers say in a job's log, and why a command was refused, declared once: a code, its
+English sentence, its params.
 
 A worker reports `said("part_of", n=2, total=5)`; the `step_progress` event keeps the English text in
 `message` (what API users and webhooks read, unchanged) and the code and params beside it, so the
-board renders the sentence in the reader's language (`msg_<code>` in its dictionaries). Params that
-are someone else's words (a provider's error) are passed through as they are.
+board renders the sentence in the reader's language (`msg_<code>` in its dictionaries). A refusal
+(`TransitionRefused`) takes one as its reason, and the API answers its code and params beside the
+message. Params that are someone else's words (a provider's error) are passed through as they are.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ ENGLISH: Mapping[str, str] = {
     " so {made} of the {asked} shorts asked for are made",
     "short_saved": "short {n} of {total} saved",
     "trying_again": "{error}; trying again in {delay} s (try {next} of {limit})",
+    # why a person's command was refused (TransitionRefused's reason; the API answers its code)
+    "refused_already_done": "the video is already done",
+    "refused_step_running": "a step is running; wait for it or cancel",
+    "refused_resume_first": "resume or retry the job first",
+    "refused_only_forward": "jobs only move forward, and this one is in {column}",
+    "refused_nothing_running": "only a job with a running step can be cancelled",
+    "refused_not_stopped": "only failed or cancelled jobs can be resumed",
 }
 
 

@@ -21,7 +21,9 @@ async def test_a_job_finished_by_another_client_shows_a_toast_and_its_background
 ):
     # given a job created and run through the API (another client, not this page)
     job = (
-        await client.post("/api/v1/jobs", json={"title": "Made elsewhere", "brief": BRIEF, "start": "CONCLUIDO"})
+        await client.post(
+            "/api/v1/jobs", json={"title": "Made elsewhere", "brief": BRIEF, "start": "CONCLUIDO"}
+        )
     ).json()
     # then this page says so when it is finished, and the toast opens it
     done = page.locator(".toast", has_text="Made elsewhere is finished.")
@@ -39,7 +41,9 @@ async def test_a_job_finished_by_another_client_shows_a_toast_and_its_background
     await screenshot(page, "drawer-images")
 
 
-async def test_a_failure_and_a_pause_for_review_are_toasted(page: Page, client: httpx.AsyncClient, stack: Stack):
+async def test_a_failure_and_a_pause_for_review_are_toasted(
+    page: Page, client: httpx.AsyncClient, stack: Stack
+):
     # given a voice preset the offline engine does not have, so narration fails
     bus = await Bus.connect(stack.settings.nats_url or "", "test")
     kv = await bus.config()
@@ -58,10 +62,14 @@ async def test_a_failure_and_a_pause_for_review_are_toasted(page: Page, client: 
     job = (await client.post("/api/v1/jobs", json=paused)).json()
     await wait_for_state(client, job["id"], ("SCRIPT_DONE",))
     # then the page says it waits for a review
-    await expect(page.locator(".toast.review")).to_contain_text("Read me first waits for your review (Script ready)")
+    await expect(page.locator(".toast.review")).to_contain_text(
+        "Read me first waits for your review (Script ready)"
+    )
 
 
-async def test_a_template_is_named_in_the_form_and_its_slug_keeps_its_letters(page: Page, client: httpx.AsyncClient):
+async def test_a_template_is_named_in_the_form_and_its_slug_keeps_its_letters(
+    page: Page, client: httpx.AsyncClient
+):
     await page.click("#new-video")
     await page.select_option("#f-story", "misterio")
     await page.click("#save-template")
@@ -105,7 +113,9 @@ async def test_every_key_in_every_language_and_the_board_in_spanish(page: Page, 
     keys = await page.evaluate("import('/static/i18n.js').then((m) => Object.keys(m.dictionaries.es))")
     assert {f"msg_{code}" for code in ENGLISH} <= set(keys)
     # the board in Spanish: columns, plurals, dates and a worker's log sentence
-    job = (await client.post("/api/v1/jobs", json={"title": "Pulpos", "brief": BRIEF, "start": "CONCLUIDO"})).json()
+    job = (
+        await client.post("/api/v1/jobs", json={"title": "Pulpos", "brief": BRIEF, "start": "CONCLUIDO"})
+    ).json()
     await wait_for_state(client, job["id"], ("DONE",))
     await page.click('[data-ui-lang="es"]')
     await expect(page.locator('.column[data-column="ROTEIRO"] h2')).to_contain_text("Guion")
@@ -116,6 +126,11 @@ async def test_every_key_in_every_language_and_the_board_in_spanish(page: Page, 
     await expect(page.locator("#d-panel .logs")).to_contain_text("Video terminado")
     assert await page.evaluate("document.documentElement.lang") == "es"
     await screenshot(page, "drawer-logs-es")
+    # and a refusal's reason is in Spanish too
+    await page.click("#d-close")
+    await card(page, "Pulpos").drag_to(page.locator('.column[data-column="ROTEIRO"]'))
+    refused = "No se movió: los trabajos solo avanzan, y este está en Terminado"
+    await expect(page.locator(".toast.error")).to_contain_text(refused)
     plural = await page.evaluate(
         "import('/static/i18n.js').then((m) => [1, 2].map((n) => m.t('retries', { n })))"
     )

@@ -2,7 +2,7 @@
 // Everything shown comes from the API; job text is always set as text, never as HTML.
 import { api, ApiError, artifactJson, el, clipPlayer } from "./api.js";
 import { confirmInPage } from "./confirm.js";
-import { bytes, duration, t, when } from "./i18n.js";
+import { bytes, duration, errorText, t, when } from "./i18n.js";
 
 const EDITABLE = ["DRAFT", "READY"];
 
@@ -116,7 +116,7 @@ export class Drawer {
       await api(`/api/v1/jobs/${this.job.id}/${action}`, { method: "POST", json: body });
       await this.open(this.job.id);
     } catch (error) {
-      if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+      if (error instanceof ApiError) this.toast(errorText(error), "error"); else throw error;
     }
   }
 
@@ -129,7 +129,7 @@ export class Drawer {
     try {
       await api(`/api/v1/jobs/${this.job.id}/auto-video`, { method: "PUT", json: { enabled } });
     } catch (error) {
-      if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+      if (error instanceof ApiError) this.toast(errorText(error), "error"); else throw error;
     }
   }
 
@@ -264,7 +264,7 @@ export class Drawer {
           await api(`/api/v1/jobs/${job.id}`, { method: "PATCH", json: { images: ids.slice(0, 10) } });
           await this.open(job.id);
         } catch (error) {
-          if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+          if (error instanceof ApiError) this.toast(errorText(error), "error"); else throw error;
         }
       });
       parts.push(el("label", { class: "upload" }, t("uploadImages"), input));

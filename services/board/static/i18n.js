@@ -58,6 +58,9 @@ const en = {
   msg_muxing: "muxing video and audio", msg_saving_video: "saving the video",
   msg_shorts_fewer: { count: "made", one: "the narration holds {made} stretch of whole sentences lasting 15-59 s, so {made} of the {asked} shorts asked for is made",
     other: "the narration holds {made} stretches of whole sentences lasting 15-59 s, so {made} of the {asked} shorts asked for are made" },
+  msg_refused_already_done: "the video is already done", msg_refused_step_running: "a step is running; wait for it or cancel",
+  msg_refused_resume_first: "resume or retry the job first", msg_refused_only_forward: "jobs only move forward, and this one is in {column}",
+  msg_refused_nothing_running: "only a job with a running step can be cancelled", msg_refused_not_stopped: "only failed or cancelled jobs can be resumed",
   msg_short_saved: "short {n} of {total} saved", msg_trying_again: "{error}; trying again in {delay} s (try {next} of {limit})",
 };
 
@@ -115,6 +118,9 @@ const pt = {
   msg_muxing: "juntando vídeo e áudio", msg_saving_video: "salvando o vídeo",
   msg_shorts_fewer: { count: "made", one: "a narração tem {made} trecho de frases inteiras com 15-59 s, então {made} dos {asked} shorts pedidos é feito",
     other: "a narração tem {made} trechos de frases inteiras com 15-59 s, então {made} dos {asked} shorts pedidos são feitos" },
+  msg_refused_already_done: "o vídeo já está pronto", msg_refused_step_running: "uma etapa está rodando; espere ou cancele",
+  msg_refused_resume_first: "retome ou repita o trabalho primeiro", msg_refused_only_forward: "os trabalhos só andam para a frente, e este está em {column}",
+  msg_refused_nothing_running: "só um trabalho com uma etapa rodando pode ser cancelado", msg_refused_not_stopped: "só trabalhos com falha ou cancelados podem ser retomados",
   msg_short_saved: "short {n} de {total} salvo", msg_trying_again: "{error}; nova tentativa em {delay} s (tentativa {next} de {limit})",
 };
 
@@ -149,6 +155,15 @@ function form(text, params) {
 export function t(key, params = {}) {
   const text = form(dictionaries[current][key] ?? dictionaries.en[key] ?? key, params);
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+}
+
+// An API error in the reader's language: a refusal whose reason has a sentence here, else the API's text.
+export function errorText(error) {
+  const key = `msg_${error.reason}`;
+  if (!error.reason || !(key in dictionaries.en)) return error.message;
+  const params = { ...error.params };
+  if (params.column) params.column = t(params.column);
+  return t(key, params);
 }
 
 // Keys some language lacks (the test that every key exists in every language reads this).

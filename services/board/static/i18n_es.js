@@ -54,5 +54,8 @@ export const es = {
   msg_muxing: "uniendo video y audio", msg_saving_video: "guardando el video",
   msg_shorts_fewer: { count: "made", one: "la narración tiene {made} tramo de frases completas de 15-59 s, así que se hace {made} de los {asked} shorts pedidos",
     other: "la narración tiene {made} tramos de frases completas de 15-59 s, así que se hacen {made} de los {asked} shorts pedidos" },
+  msg_refused_already_done: "el video ya está terminado", msg_refused_step_running: "hay un paso en curso; espera o cancélalo",
+  msg_refused_resume_first: "reanuda o reintenta el trabajo primero", msg_refused_only_forward: "los trabajos solo avanzan, y este está en {column}",
+  msg_refused_nothing_running: "solo se puede cancelar un trabajo con un paso en curso", msg_refused_not_stopped: "solo se pueden reanudar trabajos fallidos o cancelados",
   msg_short_saved: "short {n} de {total} guardado", msg_trying_again: "{error}; nuevo intento en {delay} s (intento {next} de {limit})",
 };

@@ -57,7 +57,7 @@ async function nav() {
     el("button", { "aria-current": current === "map" ? "page" : null, "data-kind": "map", onclick: () => { current = "map"; show(); } },
       el("span", {}, t("adm_map"))),
     me.role === "admin" ? el("button", { "aria-current": current === "webhooks" ? "page" : null, "data-kind": "webhooks", onclick: () => { current = "webhooks"; show(); } },
-      el("span", {}, "webhooks")) : null,
+      el("span", {}, t("adm_webhooks"))) : null,
   );
 }
 
