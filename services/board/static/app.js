@@ -40,9 +40,18 @@ function fillFilters() {
   fill($("#filter-story"), "allStories", options.story_types, (v) => t(v));
 }
 
+// What the page wrote in the language it had: who is logged in, the connection's state.
+function relabelStatus() {
+  const { name, role, project } = document.body.dataset;
+  if (name) $("#whoami").textContent = `${name} · ${project === "*" ? t("everyProject") : project} · ${t("role_" + role)}`;
+  const connection = $("#connection");
+  if (connection.textContent) connection.textContent = t(connection.classList.contains("live") ? "connected" : "reconnecting");
+}
+
 function applyLanguage(code, board) {
   setLang(code);
   translatePage();
+  relabelStatus();
   fillFilters();
   for (const button of document.querySelectorAll("[data-ui-lang]")) {
     button.setAttribute("aria-pressed", String(button.dataset.uiLang === lang()));
@@ -81,8 +90,8 @@ async function main() {
   setLang(lang());
   translatePage();
   const me = await api("/api/v1/session"); // not logged in: api() goes to /login
-  Object.assign(document.body.dataset, { role: me.role, project: me.project }); // hide what it cannot do
-  $("#whoami").textContent = `${me.name} · ${me.project === "*" ? t("everyProject") : me.project} · ${t("role_" + me.role)}`;
+  Object.assign(document.body.dataset, { role: me.role, project: me.project, name: me.name }); // hide what it cannot do
+  relabelStatus();
   $("#log-out").addEventListener("click", async () => { await api("/api/v1/session", { method: "DELETE" }); toLogin(); });
   await reloadOptions();
   if (me.role === "admin" && me.project === "*") showUnreadable(); // not awaited: the board comes first

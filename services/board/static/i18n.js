@@ -1,7 +1,8 @@
 // UI text in English, Brazilian Portuguese and Spanish (i18n_es.js); the admin and log-in pages'
-// text is in i18n_pages.js. `t(key, params)` fills {name} placeholders; a text with plural forms is
+// text is in i18n_pages.js, the admin form's field labels in i18n_fields.js. `t(key, params)` fills {name} placeholders; a text with plural forms is
 // an object chosen by Intl.PluralRules for `params.n` ({one, other, ...}; `count` names another param).
 import { es } from "./i18n_es.js";
+import { fields } from "./i18n_fields.js";
 import { pages } from "./i18n_pages.js";
 
 const en = {
@@ -125,9 +126,9 @@ const pt = {
 };
 
 export const dictionaries = {
-  en: { ...en, ...pages.en },
-  "pt-BR": { ...pt, ...pages["pt-BR"] },
-  es: { ...es, ...pages.es },
+  en: { ...en, ...pages.en, ...fields.en },
+  "pt-BR": { ...pt, ...pages["pt-BR"], ...fields["pt-BR"] },
+  es: { ...es, ...pages.es, ...fields.es },
 };
 
 function detected() {

@@ -77,12 +77,12 @@ export class SchemaForm {
 
   field(path, s, required) {
     const name = path.join(".");
-    const label = el("label", { for: `sf-${name}` }, s.title || path[path.length - 1], required ? " *" : "");
+    const label = el("label", { for: `sf-${name}` }, this.label(path, s), required ? " *" : "");
     const hint = s.description ? el("p", { class: "hint" }, s.description) : null;
     const error = el("p", { class: "error", "data-error-for": name, id: `sf-${name}-error` });
     let input;
     if (s.type === "object" && s.properties) {
-      return el("fieldset", { class: "sf-group", "data-field": name }, el("legend", {}, s.title || name), hint,
+      return el("fieldset", { class: "sf-group", "data-field": name }, el("legend", {}, this.label(path, s)), hint,
         this.object(s, path), error);
     }
     const current = getAt(this.data, path);
@@ -96,6 +96,12 @@ export class SchemaForm {
     input.setAttribute("aria-describedby", error.id);
     if (this.readOnly || this.locked.has(name)) input.disabled = true;
     return el("div", { class: "field", "data-field": name }, label, input, hint, error);
+  }
+
+  label(path, s) { // the field's name in the reader's language, else its schema title
+    const key = `field_${path[path.length - 1]}`;
+    const said = t(key);
+    return said !== key ? said : s.title || path.join(".");
   }
 
   choice(path, s, current, required) {
