@@ -93,7 +93,6 @@ class StepSpec(BaseModel):
     reads: tuple[str, ...] = Field(default=(), description="artifacts of the needed steps it uses")
     writes: tuple[str, ...] = Field(default=(), description="artifacts it makes; `*` for a family")
     weight: float = Field(default=10.0, gt=0, description="its usual share of a job's time")
-    eta_s: float = Field(default=5.0, gt=0, description="seconds it takes before history says more")
     pooled: bool = Field(default=False, description="work goes to the pool the video preset names")
 
     @model_validator(mode="after")
@@ -169,7 +168,6 @@ PIPELINE = Pipeline(
             done=S.SCRIPT_DONE,
             writes=(names.OUTLINE, names.SCRIPT_MD, names.IDEAS_MD, names.OUTLINE_MD, names.METADATA),
             weight=15.0,
-            eta_s=2.0,
         ),
         StepSpec(
             name=Step.TTS,
@@ -180,7 +178,6 @@ PIPELINE = Pipeline(
             reads=(names.OUTLINE,),
             writes=(names.NARRATION, names.CUES),
             weight=25.0,
-            eta_s=5.0,
         ),
         StepSpec(
             name=Step.RENDER,
@@ -198,7 +195,6 @@ PIPELINE = Pipeline(
                 names.BACKGROUNDS,
             ),
             weight=60.0,
-            eta_s=15.0,
             pooled=True,
         ),
     )
