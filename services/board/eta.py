@@ -75,6 +75,12 @@ async def recent_history(engine: AsyncEngine, conn: AsyncConnection) -> History:
     return history
 
 
+def history_changed(engine: AsyncEngine) -> None:
+    """Steps finished and their runs are recorded: the next `recent_history` reads them at once (a
+    job's first ETA should not wait out the cache's age with nothing to show)."""
+    _recent.pop(engine, None)
+
+
 async def load_history(conn: AsyncConnection) -> History:
     h = t.step_history.c
     x = case((h.step == Step.SCRIPT, h.size), else_=h.words)  # what each step scales with
