@@ -74,6 +74,8 @@ class ReportProgress(Command):
     attempt: int
     percent: float
     message: str = ""
+    code: str = ""  # a sentence of shared.said, which the board translates; "" for free text
+    params: dict[str, str | int | float] = Field(default_factory=dict)
 
 
 class RecordArtifact(Command):

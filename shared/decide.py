@@ -18,6 +18,7 @@ from shared.errors import TransitionRefused
 from shared.jobstate import JobState, evolve
 from shared.pipeline import COLUMN_ORDER, RUNNING_STATES, WORK_COLUMNS, Column
 from shared.pipeline import JobStateName as S
+from shared.said import said
 
 
 def input_hash(state: JobState, step: str, instruction: str | None = None) -> str:
@@ -203,7 +204,7 @@ def _configure(d: _Decision, c: cmd.Configure) -> None:
 
 def _set_auto_video(d: _Decision, c: cmd.SetAutoVideo) -> None:
     if d.state.state == S.DONE:
-        raise TransitionRefused(str(d.state.state), "switch Auto video of", "the video is already done")
+        raise TransitionRefused(str(d.state.state), "switch Auto video of", said("refused_already_done"))
     if d.state.auto_video == c.enabled:
         return
     d.emit(ev.AutoVideoSet(job_id=d.state.job_id, actor=c.actor, enabled=c.enabled))
@@ -215,14 +216,13 @@ def _move(d: _Decision, c: cmd.MoveToColumn) -> None:
     job = d.state
     assert job.state is not None
     if job.state in RUNNING_STATES:
-        raise TransitionRefused(job.state, f"move to {c.column}", "a step is running; wait for it or cancel")
+        raise TransitionRefused(job.state, f"move to {c.column}", said("refused_step_running"))
     if job.state in (S.FAILED, S.CANCELLED):
-        raise TransitionRefused(job.state, f"move to {c.column}", "resume or retry the job first")
+        raise TransitionRefused(job.state, f"move to {c.column}", said("refused_resume_first"))
     here, there = COLUMN_ORDER.index(job.column), COLUMN_ORDER.index(c.column)
     if there < here:
-        raise TransitionRefused(
-            job.state, f"move to {c.column}", f"jobs only move forward, and this one is in {job.column}"
-        )
+        forward = said("refused_only_forward", column=job.column)
+        raise TransitionRefused(job.state, f"move to {c.column}", forward)
     if job.state == S.DONE or there == here:
         return
     target = c.column
@@ -316,7 +316,7 @@ def _fail(d: _Decision, c: cmd.FailStep) -> None:
 def _cancel(d: _Decision, c: cmd.Cancel) -> None:
     job = d.state
     if job.state not in RUNNING_STATES:
-        raise TransitionRefused(str(job.state), "cancel", "only a job with a running step can be cancelled")
+        raise TransitionRefused(str(job.state), "cancel", said("refused_nothing_running"))
     running = [spec.name for spec in job.pipeline.in_column(job.column) if job.step(spec.name).active]
     step = running[0] if running else job.current_step
     d.emit(ev.JobCancelled(job_id=job.job_id, actor=c.actor, step=step, reason=c.reason))
@@ -325,7 +325,7 @@ def _cancel(d: _Decision, c: cmd.Cancel) -> None:
 def _resume(d: _Decision, c: cmd.Resume) -> None:
     job = d.state
     if job.state not in (S.FAILED, S.CANCELLED):
-        raise TransitionRefused(str(job.state), "resume", "only failed or cancelled jobs can be resumed")
+        raise TransitionRefused(str(job.state), "resume", said("refused_not_stopped"))
     step = (job.failed_step if job.state == S.FAILED else job.current_step) or job.pipeline.names[0]
     d.emit(
         ev.JobResumed(

@@ -18,6 +18,8 @@ VideoFactoryError
 
 from __future__ import annotations
 
+from shared.said import Said
+
 
 class VideoFactoryError(Exception):
     """Base of every error this project raises on purpose."""
@@ -51,12 +53,16 @@ class ConcurrencyConflict(VideoFactoryError):
 
 
 class TransitionRefused(VideoFactoryError):
-    def __init__(self, state: str, action: str, reason: str = "") -> None:
+    """`reason` is text, or a sentence of shared.said whose code and params the API answers too
+    (the board shows it in the reader's language)."""
+
+    def __init__(self, state: str, action: str, reason: str | Said = "") -> None:
         detail = f": {reason}" if reason else ""
         super().__init__(f"cannot {action} a job in state {state}{detail}")
         self.state = state
         self.action = action
-        self.reason = reason
+        self.reason = str(reason)
+        self.said = reason if isinstance(reason, Said) else None
 
 
 class NotFound(VideoFactoryError):

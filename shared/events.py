@@ -134,6 +134,8 @@ class StepProgress(Event):
     attempt: int
     percent: float
     message: str = ""
+    code: str = ""  # the sentence's code in shared.said (the board translates it); "" for free text
+    params: dict[str, str | int | float] = Field(default_factory=dict)
 
 
 class StepCompleted(Event):

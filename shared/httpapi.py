@@ -35,6 +35,8 @@ class ErrorOut(BaseModel):
     message: str
     field: str | None = None
     errors: list[dict[str, str]] = Field(default_factory=list)
+    reason: str | None = Field(default=None, description="a refusal's reason as a code of shared.said")
+    params: dict[str, str | int | float] = Field(default_factory=dict, description="the reason's values")
 
 
 def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -139,7 +141,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TransitionRefused)
     async def _refused(_: Request, exc: TransitionRefused) -> JSONResponse:
-        return _body(409, ErrorOut(code="transition_refused", message=str(exc), field="state"))
+        said = exc.said
+        body = ErrorOut(code="transition_refused", message=str(exc), field="state")
+        if said is not None:
+            body = body.model_copy(update={"reason": said.code, "params": dict(said.params)})
+        return _body(409, body)
 
     @app.exception_handler(NotFound)
     async def _missing(_: Request, exc: NotFound) -> JSONResponse:

@@ -40,11 +40,17 @@ THUMBNAIL = "thumbnail.jpg"
 SUBTITLES_SRT = "subtitles.srt"
 SUBTITLES_VTT = "subtitles.vtt"
 SHORTS = "short-*.mp4"
+BACKGROUNDS = "background-*.jpg"  # the pictures generated for a job without uploads, as the drawer shows them
 
 
 def short_video(n: int) -> str:
     """The n-th vertical short cut from a video (one of `SHORTS`)."""
     return f"short-{n}.mp4"
+
+
+def background_image(n: int) -> str:
+    """The n-th generated background of a video (one of `BACKGROUNDS`)."""
+    return f"background-{n}.jpg"
 
 
 def job_subject(job_id: str) -> str:

@@ -93,7 +93,6 @@ class StepSpec(BaseModel):
     reads: tuple[str, ...] = Field(default=(), description="artifacts of the needed steps it uses")
     writes: tuple[str, ...] = Field(default=(), description="artifacts it makes; `*` for a family")
     weight: float = Field(default=10.0, gt=0, description="its usual share of a job's time")
-    eta_s: float = Field(default=5.0, gt=0, description="seconds it takes before history says more")
     pooled: bool = Field(default=False, description="work goes to the pool the video preset names")
 
     @model_validator(mode="after")
@@ -176,7 +175,6 @@ PIPELINE = Pipeline(
                 names.SPEND,
             ),
             weight=15.0,
-            eta_s=2.0,
         ),
         StepSpec(
             name=Step.TTS,
@@ -187,7 +185,6 @@ PIPELINE = Pipeline(
             reads=(names.OUTLINE,),
             writes=(names.NARRATION, names.CUES),
             weight=25.0,
-            eta_s=5.0,
         ),
         StepSpec(
             name=Step.RENDER,
@@ -196,9 +193,15 @@ PIPELINE = Pipeline(
             done=S.DONE,
             needs=(Step.SCRIPT, Step.TTS),
             reads=(names.OUTLINE, names.NARRATION, names.CUES),
-            writes=(names.VIDEO, names.THUMBNAIL, names.SUBTITLES_SRT, names.SUBTITLES_VTT, names.SHORTS),
+            writes=(
+                names.VIDEO,
+                names.THUMBNAIL,
+                names.SUBTITLES_SRT,
+                names.SUBTITLES_VTT,
+                names.SHORTS,
+                names.BACKGROUNDS,
+            ),
             weight=60.0,
-            eta_s=15.0,
             pooled=True,
         ),
     )

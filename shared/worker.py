@@ -47,6 +47,7 @@ from shared.eventstore import EventStore
 from shared.jobstate import ArtifactRef, JobState
 from shared.options import JobOptions
 from shared.pipeline import StepSpec
+from shared.said import Said, said
 from shared.work import WorkItem
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ CANCEL_POLL_S = 1.0
 class Progress(Protocol):
     """How the parts of a step report progress; `log` puts the message in the job's log."""
 
-    async def __call__(self, percent: float, message: str = "", *, log: bool = False) -> None: ...
+    async def __call__(self, percent: float, message: str | Said = "", *, log: bool = False) -> None: ...
 
 
 class StepMetrics(BaseModel):
@@ -158,7 +159,7 @@ class StepRun:
     _last_progress: float = field(default=-1.0)
     _last_progress_at: float = field(default=0.0)
 
-    async def progress(self, percent: float, message: str = "", *, log: bool = False) -> None:
+    async def progress(self, percent: float, message: str | Said = "", *, log: bool = False) -> None:
         """Record progress; throttled to one event a second unless it is the end, or `log` says the
         message belongs in the job's log (a retried attempt, a skipped provider)."""
         now = time.monotonic()
@@ -170,7 +171,9 @@ class StepRun:
             step=self.spec.name,
             attempt=self.attempt,
             percent=round(percent, 1),
-            message=message,
+            message=str(message),
+            code=message.code if isinstance(message, Said) else "",
+            params=dict(message.params) if isinstance(message, Said) else {},
             actor=self.actor,
         )
         if log:  # a line of the job's log: worth waiting for NATS
@@ -370,7 +373,9 @@ class StepWorker:
             await self._fail(item, f"{err.message} (gave up after {delivered} attempts)", err.code)
             return "failed"
         delay = backoff(delivered)
-        again = f"trying again in {delay:.0f} s (try {delivered + 1} of {self.max_deliver})"
+        again = said(
+            "trying_again", error=err.message, delay=round(delay), next=delivered + 1, limit=self.max_deliver
+        )
         with contextlib.suppress(TransitionRefused):
             await self.store.execute(
                 item.job_id,
@@ -378,7 +383,9 @@ class StepWorker:
                     step=item.step,
                     attempt=item.attempt,
                     percent=0.0,
-                    message=f"{err.message}; {again}",
+                    message=str(again),
+                    code=again.code,
+                    params=dict(again.params),
                     actor=self.worker_id,
                 ),
             )

@@ -3,8 +3,13 @@
 The script step scales with the brief (characters); narration and render scale with the script
 (words). For every (step, recipe, video preset) a least-squares line `seconds = a + b * size` is
 fitted to past runs. Before a job's script exists, its length is estimated from the brief with the
-words-per-character ratio past scripts had. Fewer than two distinct sizes: the mean; no history: a
-conservative default per step.
+words-per-character ratio past scripts had. Fewer than two distinct sizes: the mean.
+
+The running step also measures itself: `elapsed * (100 - percent) / percent`. That rate is used when
+history is thin (fewer than `TRUSTED_RUNS` runs) or already overrun; a step with neither a usable
+history nor a measurable rate yet, running or still to come, makes the ETA unknown (None): the board
+shows no ETA rather than a wrong one (the first render of a recipe once said "about 1 s left" for a
+minute, a default minus the time spent, floored).
 
 A job's ETA reads an `EtaInput` (its row's few columns and its steps), never its whole state.
 """
@@ -25,12 +30,16 @@ from shared.jobstate import JobState, StepState
 from shared.pipeline import COLUMN_ORDER, PIPELINE, RUNNING_STATES, Column, Pipeline, Step, StepSpec
 
 DEFAULT_WORDS_PER_CHAR = 0.25
+TRUSTED_RUNS = 3  # fewer past runs than this: the running step's own rate is preferred
+RATE_MIN_PERCENT = 2.0  # below this (or this soon), a step's progress says nothing about its pace yet
+RATE_MIN_ELAPSED_S = 2.0
 
 
 @dataclass(frozen=True)
 class Fit:
     a: float
     b: float
+    runs: int = 1
 
     def predict(self, size: float) -> float:
         return max(0.1, self.a + self.b * size)
@@ -46,8 +55,8 @@ def _fit(n: float, sx: float, sy: float, sxx: float, sxy: float) -> Fit:
     spread = n * sxx - sx * sx
     if n >= 2 and spread > 1e-9:
         b = max(0.0, (n * sxy - sx * sy) / spread)
-        return Fit((sy - b * sx) / n, b)
-    return Fit(sy / n, 0.0)
+        return Fit((sy - b * sx) / n, b, int(n))
+    return Fit(sy / n, 0.0, int(n))
 
 
 HISTORY_TTL_S = 5.0
@@ -64,6 +73,12 @@ async def recent_history(engine: AsyncEngine, conn: AsyncConnection) -> History:
     history = await load_history(conn)
     _recent[engine] = (now, history)
     return history
+
+
+def history_changed(engine: AsyncEngine) -> None:
+    """Steps finished and their runs are recorded: the next `recent_history` reads them at once (a
+    job's first ETA should not wait out the cache's age with nothing to show)."""
+    _recent.pop(engine, None)
 
 
 async def load_history(conn: AsyncConnection) -> History:
@@ -134,8 +149,22 @@ def _remaining(job: EtaInput) -> list[StepSpec]:
     return [spec for spec in todo if COLUMN_ORDER.index(spec.column) <= limit]
 
 
+def _running_left(fit: Fit | None, predicted: float | None, step: StepState, now: datetime) -> float | None:
+    """Seconds the running step still needs: from history while it is trusted and not overrun, else
+    from the step's own progress rate; None when neither says anything yet."""
+    assert step.started_at is not None
+    elapsed = max(0.0, (now - step.started_at).total_seconds())
+    by_history = predicted - elapsed if predicted is not None and predicted > elapsed else None
+    measurable = step.percent >= RATE_MIN_PERCENT and elapsed >= RATE_MIN_ELAPSED_S
+    by_rate = elapsed * (100.0 - min(step.percent, 100.0)) / step.percent if measurable else None
+    if by_history is not None and (by_rate is None or (fit is not None and fit.runs >= TRUSTED_RUNS)):
+        return by_history
+    return by_rate
+
+
 def eta_seconds(job: EtaInput, history: History, now: datetime) -> float | None:
-    """Seconds until the job reaches where it is going; None when nothing is running."""
+    """Seconds until the job reaches where it is going; None when nothing is running, or when a step
+    left has no history and (running) no measurable pace yet."""
     if job.state not in RUNNING_STATES or job.recipe is None or job.video_preset is None:
         return None
     chars = float(job.brief_chars)
@@ -143,9 +172,11 @@ def eta_seconds(job: EtaInput, history: History, now: datetime) -> float | None:
     total = 0.0
     for spec in _remaining(job):
         fit = history.fits.get((spec.name, job.recipe, job.video_preset))
-        predicted = fit.predict(chars if spec.name == Step.SCRIPT else words) if fit else spec.eta_s
+        predicted = fit.predict(chars if spec.name == Step.SCRIPT else words) if fit else None
         current = job.step(spec.name)
         if current.status == "running" and current.started_at is not None:
-            predicted = max(predicted - (now - current.started_at).total_seconds(), 0.5)
+            predicted = _running_left(fit, predicted, current, now)
+        if predicted is None:
+            return None
         total += predicted
     return round(total, 1)

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.dml import Insert
 
+from services.board.eta import history_changed
 from services.board.hub import Applied, Hub
 from shared import metrics, names
 from shared.bus import Bus
@@ -127,6 +128,8 @@ class Projector:
             raise
         for job_id, state in batch.after.items():
             self._remember(job_id, state)
+        if batch.history:
+            history_changed(self.engine)
         self._cached_at = position
         metrics.PROJECTED.inc(len(fresh))
         applied = [(seq, row) for seq, row in fresh if not isinstance(row, Skipped)]

@@ -16,7 +16,7 @@ from services.registry import catalog
 from services.registry.registry import Registry, as_yaml
 from services.registry.store import Version
 from shared.auth import SAFE_METHODS, Caller, Principal, Role
-from shared.config import KINDS
+from shared.config import KINDS, PRESET_TYPES
 from shared.errors import Forbidden, InvalidInput, NotFound
 from shared.httpapi import refusals
 
@@ -144,6 +144,17 @@ async def import_document(
     except yaml.YAMLError as err:
         raise InvalidInput("document", f"is not YAML or JSON: {err}") from err
     return await registry.import_(document)
+
+
+@router.get("/schemas/{kind}", responses=REFUSALS)
+async def schemas(kind: str) -> dict[str, dict[str, Any]]:
+    """The JSON schema of what an item of `kind` holds, for the admin's generated form: keyed by the
+    slug's prefix (`""` for most kinds; a preset's type and a dot, `voice.`, for presets)."""
+    catalog.kind_prefix(kind)  # refuses unknown kinds
+    model = KINDS[kind][1]
+    if model is not None:
+        return {"": model.model_json_schema()}
+    return {f"{name}.": preset.model_json_schema() for name, preset in PRESET_TYPES.items()}
 
 
 @router.get("/{kind}", responses=REFUSALS)

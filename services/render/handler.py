@@ -25,6 +25,7 @@ from shared.config import MUSIC_BEDS, VideoPreset
 from shared.cues import Cues
 from shared.errors import PermanentError
 from shared.media import open_local
+from shared.said import Said, said
 from shared.script import Script
 from shared.worker import Output, StepInput, StepMetrics, StepResult, StepRun
 
@@ -67,7 +68,7 @@ class RenderStep:
             clips=clips,
         )
         out = await Renderer(self.ffmpeg, painter, self.parallel).render(inputs, step.workdir, run.progress)
-        await run.progress(92, "saving the video")
+        await run.progress(92, said("saving_video"))
         rtf = out.seconds / max(time.monotonic() - began, 1e-6)
         metrics.RENDER_RTF.observe(rtf)
         meta = _described(out, video) | {"realtime_factor": round(rtf, 2)}
@@ -82,6 +83,8 @@ class RenderStep:
             Output(out.vtt, names.SUBTITLES_VTT, "subtitles", "text/vtt; charset=utf-8"),
         ):
             await run.keep(output)
+        if not uploads:
+            await _keep_backgrounds(backgrounds, run)
         made = await self._shorts(inputs, step.options.shorts, run) if step.options.shorts else 0
         return StepResult(
             metrics=StepMetrics(
@@ -109,15 +112,10 @@ class RenderStep:
         painter = Painter(vertical.width, vertical.height, self.font_path)
         stretches = shorts.choose(inputs.cues, asked)
         if len(stretches) < asked:
-            await run.progress(
-                94,
-                f"the narration holds {len(stretches)} stretch(es) of whole sentences lasting 15-59 s,"
-                f" so {len(stretches)} of the {asked} shorts asked for are made",
-                log=True,
-            )
+            await run.progress(94, said("shorts_fewer", made=len(stretches), asked=asked), log=True)
         renderer = Renderer(self.ffmpeg, painter, self.parallel)
 
-        async def logged_only(percent: float, message: str = "", *, log: bool = False) -> None:
+        async def logged_only(percent: float, message: str | Said = "", *, log: bool = False) -> None:
             if log:  # a short's own percentages would make the step's bar jump back
                 await run.progress(94, message, log=True)
 
@@ -140,7 +138,7 @@ class RenderStep:
                 "ends_at_s": round(stretch.end, 3),
             }
             await run.keep(Output(out.video, names.short_video(n), "video", "video/mp4", meta))
-            await run.progress(94 + 5 * n / len(stretches), f"short {n} of {len(stretches)} saved")
+            await run.progress(94 + 5 * n / len(stretches), said("short_saved", n=n, total=len(stretches)))
         return len(stretches)
 
     @staticmethod
@@ -189,6 +187,29 @@ class RenderStep:
             fitted = image if image.size == painter.size else painter.fitted_image(image)
             out.append(await asyncio.to_thread(keep, fitted, n))
         return out, clips
+
+
+BACKGROUND_PREVIEW = (640, 640)  # the drawer shows them small; the video has them full size
+
+
+async def _keep_backgrounds(backgrounds: Sequence[Path], run: StepRun) -> None:
+    """The generated backgrounds, kept as JPEG previews (`background-<n>.jpg`) for the drawer's Images
+    tab. A job whose pipeline snapshot predates them does not declare them: nothing is kept."""
+    for n, path in enumerate(backgrounds):
+        name = names.background_image(n)
+        if not run.spec.writes_artifact(name):
+            return
+        out = path.with_suffix(".jpg")
+
+        def preview(source: Path = path, target: Path = out) -> tuple[int, int]:
+            with Image.open(source) as image:
+                small = image.convert("RGB")
+                small.thumbnail(BACKGROUND_PREVIEW)
+                small.save(target, quality=85)
+                return small.size
+
+        width, height = await asyncio.to_thread(preview)
+        await run.keep(Output(out, name, "image", "image/jpeg", {"width": width, "height": height}))
 
 
 async def _upload(artifacts: ArtifactStore, upload: str, workdir: Path) -> Path:

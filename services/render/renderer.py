@@ -43,6 +43,7 @@ from services.render.plan import END_CARD, TITLE_CARD, RenderPlan, Shot, View, p
 from shared.config import EffectsPreset, VideoPreset
 from shared.cues import Cues
 from shared.errors import PermanentError
+from shared.said import said
 from shared.worker import Progress
 
 if TYPE_CHECKING:  # numpy (~14 MB) is loaded only by a render with push-ins
@@ -110,7 +111,7 @@ class Renderer:
         fade = round(effects.transition_s * video.fps) if effects.transition == "fade" else 0
         refresh = max(1, round(self.refresh_s * video.fps))
         timeline = shots(plan, effects.ken_burns, fade, refresh, frozenset(inputs.clips))
-        await progress(5, f"rendering {plan.total_frames} frames")
+        await progress(5, said("rendering_frames", frames=plan.total_frames))
         shares = _Shares(progress)
         audio = workdir / "narration.m4a"
         seconds = plan.total_frames / video.fps
@@ -129,14 +130,14 @@ class Renderer:
                 # the hardware encoder failed mid-render: every piece again with libx264 (pieces
                 # are byte-concatenated, so they must all come from one encoder)
                 fallback = f"{encoder} failed ({err.message[:120]})"
-                await progress(5, f"{fallback}; rendering with libx264", log=True)
+                await progress(5, said("encoder_falls_back", fallback=fallback), log=True)
                 shutil.rmtree(workdir / "pieces", ignore_errors=True)
                 encoder = "libx264"
                 card = await self._encode(inputs, plan, timeline, workdir, shares, encoder, h264)
             await audio_task
         finally:
             audio_task.cancel()
-        await progress(90, "muxing video and audio")
+        await progress(90, said("muxing"))
         mp4 = workdir / "video.mp4"
         await self.ffmpeg.run(self.ffmpeg.mux_args(h264, audio, video.fps, mp4))
         thumbnail = workdir / "thumbnail.jpg"
@@ -379,7 +380,7 @@ class _Shares:
         self.done[part] = min(1.0, fraction)
         total = sum(SHARES[name] * value for name, value in self.done.items())
         video, audio = (round(100 * self.done[name]) for name in ("video", "audio"))
-        await self.progress(5 + 85 * total, f"pictures {video}%, audio {audio}%")
+        await self.progress(5 + 85 * total, said("render_shares", video=video, audio=audio))
 
 
 class _Writer:

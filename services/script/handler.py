@@ -31,6 +31,7 @@ from shared.errors import PermanentError, ProviderRefused, RetryableError, StepE
 from shared.jobstate import ArtifactRef
 from shared.options import SECTIONS
 from shared.pipeline import Step
+from shared.said import said
 from shared.script import Script
 from shared.worker import Output, StepInput, StepMetrics, StepResult
 
@@ -136,7 +137,7 @@ class ScriptStep:
 
     async def __call__(self, step: StepInput) -> StepResult:
         config = step.config
-        await step.run.progress(5, "writing the script")
+        await step.run.progress(5, said("writing_script"))
         order = [config.providers[slug] for slug in config.script.order if slug in config.providers]
         providers = " → ".join(p.slug for p in order) or OFFLINE
         prompt = _prompt(config, step.language)
@@ -153,7 +154,7 @@ class ScriptStep:
         if not usable:
             raise _nobody(passed)
         if passed:
-            await step.run.progress(5, "skipped " + "; ".join(passed), log=True)
+            await step.run.progress(5, said("providers_skipped", passed="; ".join(passed)), log=True)
         usage = Usage()  # every provider's, this delivery's and the kept answers' of earlier ones
         ledger = step.earlier.get(names.SPEND)
         if ledger is not None and (carried := unrecorded(step, ledger)) is not None:
@@ -209,7 +210,9 @@ class ScriptStep:
                     raise  # the worker says so in the job's log, and asks again later
                 failed = f"{provider.slug} failed on try {step.delivery} of {step.deliveries}: {err.message}"
             passed.append(failed)
-            await step.run.progress(5, f"{failed}; {following.slug} writes the script instead", log=True)
+            await step.run.progress(
+                5, said("provider_hands_over", failed=failed, next=following.slug), log=True
+            )
         raise AssertionError("unreachable: the last provider returns or raises")
 
     async def _write(self, step: StepInput, provider: Provider, providers: str, usage: Usage) -> Script:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from shared import names
 from shared.config import TEMPLATE_VARIABLE, Knowledge, Prompt, Validator
 from shared.errors import PermanentError
+from shared.said import said
 from shared.script import Script, Section
 from shared.worker import Progress
 
@@ -316,7 +317,7 @@ class LLMWriter:
             text, paid = cached
             if paid is not None:  # bought by this attempt before its work item came back
                 written.usage.reused(paid)
-            await progress(band[1], f"{name} reused from an earlier attempt (not paid again)", log=True)
+            await progress(band[1], said("stage_reused", name=name), log=True)
             return text, key
         expected = max(400, prompt.max_tokens * 3)  # characters, roughly
         last = 0.0
@@ -326,7 +327,7 @@ class LLMWriter:
             if time.monotonic() - last >= 0.5:
                 last = time.monotonic()
                 share = min(0.95, chars / expected)
-                message = f"writing {name} with {self.client.provider} ({chars} characters)"
+                message = said("writing_stage", name=name, provider=self.client.provider, chars=chars)
                 await progress(band[0] + (band[1] - band[0]) * share, message)
 
         def spent(partial: Completion) -> None:
@@ -381,10 +382,10 @@ class LLMWriter:
                 written.script = script
                 await self._keep(names.SCRIPT_MD, key, script.to_markdown(), written)
                 break
-            said = "; ".join(problems)
-            await progress(band[1], f"attempt {attempt} refused: {said}", log=True)
+            refusal = "; ".join(problems)
+            await progress(band[1], said("attempt_refused", attempt=attempt, problems=refusal), log=True)
             values["instruction"] = (
-                f"{request.instruction or ''}\nYour previous script was refused: {said}. "
+                f"{request.instruction or ''}\nYour previous script was refused: {refusal}. "
                 "Write the whole script again and fix that."
             ).strip()
         else:

@@ -23,6 +23,7 @@ from shared import names
 from shared.config import LANGUAGES, JobConfig, VoicePreset
 from shared.cues import Cues
 from shared.errors import PermanentError, ProviderRefused, RetryableError
+from shared.said import said
 from shared.script import Script
 from shared.worker import Output, StepInput, StepMetrics, StepResult
 
@@ -111,7 +112,7 @@ class NarrationStep:
                     tried = f"try {step.delivery} of {step.deliveries}"
                     failed = f"{named(voice)} failed on {tried}: {err.message}"
             passed.append(failed)
-            await progress(1, f"{failed}; {named(following)} takes over", log=True)
+            await progress(1, said("voice_takes_over", failed=failed, voice=named(following)), log=True)
         raise AssertionError("unreachable: the last voice returns or raises")
 
     async def _narrate(self, step: StepInput, script: Script, voice: VoicePreset, wav: Path) -> Cues:

@@ -18,6 +18,7 @@ from services.tts.espeak import Spoken
 from shared.config import SsmlPreset, VoicePreset
 from shared.cues import Cue, Cues, Word
 from shared.errors import PermanentError
+from shared.said import Said, said
 from shared.script import Script
 
 
@@ -25,7 +26,7 @@ class Speech(Protocol):
     async def speak(self, text: str, voice: str, rate_wpm: int = 165, pitch: int = 45) -> Spoken: ...
 
 
-Progress = Callable[[float, str], Awaitable[None]]
+Progress = Callable[[float, Said], Awaitable[None]]
 
 
 def _wav(path: Path, rate: int) -> wave.Wave_write:
@@ -86,7 +87,8 @@ async def narrate(
             )
             previous_section = section
             await progress(
-                100 * (index + 1) / len(spoken_order), f"sentence {index + 1} of {len(spoken_order)}"
+                100 * (index + 1) / len(spoken_order),
+                said("sentence_of", n=index + 1, total=len(spoken_order)),
             )
     finally:
         if out is not None:
@@ -147,7 +149,7 @@ async def narrate_ssml(
                 if sentence.index >= 0:
                     starts[sentence.index] = base + result.bookmarks.get(ssml.bookmark(sentence.index), 0.0)
             heard += [(text, base + start, duration) for text, start, duration in result.words]
-            await progress(100 * (number + 1) / len(groups), f"part {number + 1} of {len(groups)}")
+            await progress(100 * (number + 1) / len(groups), said("part_of", n=number + 1, total=len(groups)))
     finally:
         if out is not None:
             out.close()

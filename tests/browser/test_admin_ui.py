@@ -18,6 +18,7 @@ async def test_create_edit_diff_and_roll_back_a_prompt(page: Page, stack: Stack)
     await expect(page.locator('tr.row[data-slug="story-script-en"]')).to_be_visible()
     # when a prompt is created (a bad template is flagged live first)
     await page.click("#new-item")
+    await page.click("#view-json")  # the raw JSON, not the form generated from the schema
     bad = {"slug": "hook", "system_prompt": "Open strong.", "user_template": "Hook for {{nope}}"}
     await page.fill("#editor", json.dumps(bad))
     await expect(page.locator("#validation")).to_contain_text("{{nope}}, which no step provides")
@@ -59,6 +60,6 @@ async def test_a_slow_answer_never_replaces_the_view_opened_after_it(page: Page)
     await page.route("**/api/v1/registry/prompts", slowly)
     await page.click('[data-kind="prompts"]')
     await page.click("#new-item")
-    await expect(page.locator("#editor")).to_be_visible()
+    await expect(page.locator("#save")).to_be_visible()
     await page.wait_for_timeout(2500)  # the slow list has answered by now
-    await expect(page.locator("#editor")).to_be_visible()  # and was dropped, not shown over the editor
+    await expect(page.locator("#save")).to_be_visible()  # and was dropped, not shown over the editor

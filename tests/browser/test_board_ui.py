@@ -58,7 +58,19 @@ async def test_cancel_a_running_job_and_resume_it(page: Page, client: httpx.Asyn
     ).json()
     await wait_for_state(client, job["id"], ("TTS_RUNNING", "RENDER_RUNNING"))
     await card(page, "Long one").click()
+    # the Info tab's steps table agrees with the header while the step runs
+    running = page.locator('#d-panel .steps tr[data-status="running"]')
+    await expect(running).to_contain_text("running")
+    await expect(running).to_contain_text("%")
+    # Cancel asks first, in the page; "keep it running" changes nothing
     await page.click("#d-cancel")
+    await expect(page.locator("#confirm-dialog")).to_contain_text("Cancel “Long one”?")
+    await screenshot(page, "cancel-confirm")
+    await page.click("#confirm-no")
+    await expect(page.locator("#confirm-dialog")).not_to_be_visible()
+    assert (await client.get(f"/api/v1/jobs/{job['id']}")).json()["state"] != "CANCELLED"
+    await page.click("#d-cancel")
+    await page.click("#confirm-yes")
     await expect(card(page, "Long one")).to_have_attribute("data-state", "CANCELLED")
     await expect(page.locator("#d-resume")).to_be_visible()
     await page.click("#d-resume")

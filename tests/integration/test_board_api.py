@@ -194,3 +194,17 @@ async def test_a_bad_shorts_count_is_refused_naming_the_field(client: httpx.Asyn
     )
     assert refused.status_code == 422 and refused.json()["field"] == "shorts"
     assert (await client.get("/api/v1/jobs")).json() == before  # nothing stored
+
+
+async def test_a_refusal_names_its_reason_as_a_code_with_params(client: httpx.AsyncClient):
+    job = await new_job(client, start="CONCLUIDO")
+    await wait_for_state(client, job["id"], ("DONE",))
+    refused = await client.post(f"/api/v1/jobs/{job['id']}/move", json={"column": "ROTEIRO"})
+    assert refused.status_code == 409
+    body = refused.json()
+    # the sentence for people stays as it was; the code and params let a page translate it
+    assert (
+        body["message"]
+        == "cannot move to ROTEIRO a job in state DONE: jobs only move forward, and this one is in CONCLUIDO"
+    )
+    assert (body["reason"], body["params"]) == ("refused_only_forward", {"column": "CONCLUIDO"})

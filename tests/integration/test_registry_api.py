@@ -201,3 +201,17 @@ async def test_a_render_preset_with_bad_values_is_refused_naming_the_field(
     assert refused.status_code == 422, refused.text
     assert field in [e["field"] for e in refused.json()["errors"]]
     assert (await client.get(f"{R}/presets/{slug}")).status_code == 404  # nothing stored
+
+
+async def test_each_kind_has_the_json_schema_its_form_is_generated_from(client: httpx.AsyncClient):
+    # a kind with one model: its schema under ""
+    prompts = (await client.get("/api/v1/registry/schemas/prompts")).json()
+    assert set(prompts) == {""}
+    assert {"system_prompt", "user_template"} <= set(prompts[""]["properties"])
+    # presets: one schema per type, keyed by the slug's prefix
+    presets = (await client.get("/api/v1/registry/schemas/presets")).json()
+    assert set(presets) == {"script.", "voice.", "video.", "effects.", "ssml."}
+    assert "width" in presets["video."]["properties"]
+    # an unknown kind is a clear 404
+    missing = await client.get("/api/v1/registry/schemas/nope")
+    assert missing.status_code == 404 and "the registry has prompts" in missing.json()["message"]

@@ -9,14 +9,24 @@ from shared.events import UPCASTERS, parse_event
 
 
 def test_round_trip_keeps_every_field():
-    event = ev.StepProgress(job_id="j", step="render", attempt=2, percent=41.5, message="frames")
+    event = ev.StepProgress(
+        job_id="j",
+        step="render",
+        attempt=2,
+        percent=41.5,
+        message="rendering 90 frames",
+        code="rendering_frames",
+        params={"frames": 90},
+    )
     again = parse_event(event.to_json())
     assert again == event
     assert json.loads(event.to_json())["payload"] == {
         "step": "render",
         "attempt": 2,
         "percent": 41.5,
-        "message": "frames",
+        "message": "rendering 90 frames",
+        "code": "rendering_frames",
+        "params": {"frames": 90},
     }
 
 

@@ -6,6 +6,8 @@ export class ApiError extends Error {
     this.code = body.code;
     this.field = body.field;
     this.errors = body.errors || [];
+    this.reason = body.reason; // a refusal's code (shared/said.py), which the board translates
+    this.params = body.params || {};
   }
 }
 

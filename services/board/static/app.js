@@ -4,6 +4,7 @@ import { Board } from "./board.js";
 import { Drawer } from "./drawer.js";
 import { lang, setLang, t, translatePage } from "./i18n.js";
 import { NewVideo } from "./modal.js";
+import { JobNotices } from "./notify.js";
 
 // every choice, the lifecycle's states and columns, and the pipeline's steps come from the API
 let options = null;
@@ -16,10 +17,12 @@ function announce(text) {
   requestAnimationFrame(() => { node.textContent = text; });
 }
 
-function toast(text, kind = "info") {
-  const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+// `action` ({label, run}) adds a button, e.g. to open the job the toast is about.
+function toast(text, kind = "info", action = null) {
+  const button = action && el("button", { type: "button", class: "link", onclick: () => { node.remove(); action.run(); } }, action.label);
+  const node = el("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, el("span", {}, text), button);
   $("#toasts").append(node);
-  setTimeout(() => node.remove(), kind === "error" ? 7000 : 3500);
+  setTimeout(() => node.remove(), kind === "error" || action ? 9000 : 3500);
 }
 
 async function reloadOptions() {
@@ -37,9 +40,18 @@ function fillFilters() {
   fill($("#filter-story"), "allStories", options.story_types, (v) => t(v));
 }
 
+// What the page wrote in the language it had: who is logged in, the connection's state.
+function relabelStatus() {
+  const { name, role, project } = document.body.dataset;
+  if (name) $("#whoami").textContent = `${name} · ${project === "*" ? t("everyProject") : project} · ${t("role_" + role)}`;
+  const connection = $("#connection");
+  if (connection.textContent) connection.textContent = t(connection.classList.contains("live") ? "connected" : "reconnecting");
+}
+
 function applyLanguage(code, board) {
   setLang(code);
   translatePage();
+  relabelStatus();
   fillFilters();
   for (const button of document.querySelectorAll("[data-ui-lang]")) {
     button.setAttribute("aria-pressed", String(button.dataset.uiLang === lang()));
@@ -47,7 +59,7 @@ function applyLanguage(code, board) {
   board.relabel();
 }
 
-function connect(board, drawer) {
+function connect(board, drawer, notices) {
   const source = new EventSource("/api/v1/board/stream");
   source.addEventListener("board", (event) => {
     const data = JSON.parse(event.data);
@@ -56,7 +68,9 @@ function connect(board, drawer) {
   });
   source.addEventListener("card", (event) => {
     const card = JSON.parse(event.data);
+    const before = board.cards.get(card.id);
     board.upsert(card);
+    notices.seen(before, card);
     drawer.onCard(card);
   });
   source.addEventListener("open", () => { $("#connection").textContent = t("connected"); $("#connection").className = "connection live"; });
@@ -76,8 +90,8 @@ async function main() {
   setLang(lang());
   translatePage();
   const me = await api("/api/v1/session"); // not logged in: api() goes to /login
-  Object.assign(document.body.dataset, { role: me.role, project: me.project }); // hide what it cannot do
-  $("#whoami").textContent = `${me.name} · ${me.project === "*" ? t("everyProject") : me.project} · ${t("role_" + me.role)}`;
+  Object.assign(document.body.dataset, { role: me.role, project: me.project, name: me.name }); // hide what it cannot do
+  relabelStatus();
   $("#log-out").addEventListener("click", async () => { await api("/api/v1/session", { method: "DELETE" }); toLogin(); });
   await reloadOptions();
   if (me.role === "admin" && me.project === "*") showUnreadable(); // not awaited: the board comes first
@@ -116,7 +130,10 @@ async function main() {
       toast(`${error.message}${rows ? "\n" + rows : ""}`, "error");
     }
   });
-  connect(board, drawer);
+  const notices = new JobNotices({
+    toast, paused: () => options.lifecycle.paused_states, current: (id) => board.cards.get(id), onOpen: (id) => drawer.open(id),
+  });
+  connect(board, drawer, notices);
 }
 
 main();

@@ -1,6 +1,6 @@
 // The board: five columns of cards, filters, and drag and drop by mouse and by keyboard.
 import { api, ApiError, el } from "./api.js";
-import { duration, t } from "./i18n.js";
+import { duration, errorText, t } from "./i18n.js";
 
 export class Board {
   constructor(root, { lifecycle, onOpen, announce, toast }) {
@@ -120,7 +120,7 @@ export class Board {
         draggable: "true",
         tabindex: "0",
         dataset: { id: card.id, state: card.state },
-        "aria-roledescription": "draggable card",
+        "aria-roledescription": t("draggableCard"),
         "aria-label": `${card.title}, ${t(card.state)}`,
       },
       el("div", { class: "card-top" },
@@ -189,7 +189,7 @@ export class Board {
       this.announce(t("moved", { title: card.title, column: t(column) }));
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      const message = t("refused", { message: error.message });
+      const message = t("refused", { message: errorText(error) });
       this.toast(message, "error");
       this.announce(message);
     }

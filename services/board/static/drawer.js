@@ -1,7 +1,8 @@
 // The job drawer: video, actions and six tabs (Info, Outline, Images, Script, Audio, Logs).
 // Everything shown comes from the API; job text is always set as text, never as HTML.
 import { api, ApiError, artifactJson, el, clipPlayer } from "./api.js";
-import { bytes, duration, t, when } from "./i18n.js";
+import { confirmInPage } from "./confirm.js";
+import { bytes, duration, errorText, t, when } from "./i18n.js";
 
 const EDITABLE = ["DRAFT", "READY"];
 
@@ -18,7 +19,9 @@ export class Drawer {
     for (const button of root.querySelectorAll("[data-tab]")) {
       button.addEventListener("click", () => { this.tab = button.dataset.tab; this.renderPanel(); });
     }
-    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !this.root.hidden) this.close(); });
+    document.addEventListener("keydown", (e) => {
+      if (e.key === "Escape" && !this.root.hidden && !document.querySelector("dialog[open]")) this.close();
+    });
   }
 
   async open(id) {
@@ -41,7 +44,7 @@ export class Drawer {
       this.job = await api(`/api/v1/jobs/${card.id}`);
       // keep what the person is doing: re-render only what changed
       if (before.state !== this.job.state || before.artifacts.length !== this.job.artifacts.length) this.render();
-      else { this.renderMeta(); if (this.tab === "logs") this.renderPanel(); }
+      else { this.renderMeta(); if (this.tab === "logs" || (this.tab === "info" && !EDITABLE.includes(this.job.state))) this.renderPanel(); }
     }, 250);
   }
 
@@ -88,7 +91,7 @@ export class Drawer {
     const box = this.root.querySelector("#d-actions");
     const buttons = [];
     if (this.options().lifecycle.running_states.includes(job.state)) {
-      buttons.push(el("button", { class: "danger", id: "d-cancel", onclick: () => this.act("cancel") }, t("cancel")));
+      buttons.push(el("button", { class: "danger", id: "d-cancel", onclick: () => this.confirmCancel() }, t("cancel")));
     }
     if (job.state === "CANCELLED") {
       buttons.push(el("button", { class: "primary", id: "d-resume", onclick: () => this.act("resume") }, t("resume")));
@@ -113,15 +116,20 @@ export class Drawer {
       await api(`/api/v1/jobs/${this.job.id}/${action}`, { method: "POST", json: body });
       await this.open(this.job.id);
     } catch (error) {
-      if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+      if (error instanceof ApiError) this.toast(errorText(error), "error"); else throw error;
     }
+  }
+
+  async confirmCancel() {
+    const yes = await confirmInPage({ text: t("cancelConfirm", { title: this.job.title }), yes: t("cancelJob"), no: t("keepRunning") });
+    if (yes) await this.act("cancel");
   }
 
   async setAuto(enabled) {
     try {
       await api(`/api/v1/jobs/${this.job.id}/auto-video`, { method: "PUT", json: { enabled } });
     } catch (error) {
-      if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+      if (error instanceof ApiError) this.toast(errorText(error), "error"); else throw error;
     }
   }
 
@@ -166,7 +174,7 @@ export class Drawer {
     };
     const steps = el("table", { class: "steps" },
       el("tr", {}, el("th", {}, t("step")), el("th", {}, t("status")), el("th", {}, t("attempt")), el("th", {}, t("duration_s")), el("th", {}, t("usage"))),
-      job.steps.map((s) => el("tr", {}, el("td", {}, t(s.step)), el("td", {}, s.status), el("td", {}, s.attempt), el("td", {}, duration(s.duration_s)),
+      job.steps.map((s) => el("tr", { dataset: { step: s.step, status: s.status } }, el("td", {}, t(s.step)), el("td", {}, stepStatus(s)), el("td", {}, s.attempt), el("td", {}, stepTime(s)),
         el("td", { class: "usage" }, usage(s.step)))));
     const versions = Object.entries(job.config.versions || {}).map(([key, version]) => el("li", {}, `${key} v${version}`));
     return [
@@ -232,13 +240,16 @@ export class Drawer {
 
   async tab_images(job) {
     const pictures = job.images.map((id) => `/api/v1/uploads/${id}`);
+    const generated = job.artifacts.filter((a) => /^background-\d+\.jpg$/.test(a.name))
+      .sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+    pictures.push(...generated.map((a) => a.url));
     const thumb = this.artifact("thumbnail.jpg");
     if (thumb) pictures.unshift(thumb.url);
     const gallery = el("div", { class: "gallery" }, pictures.map((src) => el("img", {
       src, alt: "", loading: "lazy", onclick: () => lightbox(src), onerror: clipInstead,
     })));
     const parts = [];
-    if (!job.images.length) parts.push(el("p", { class: "empty" }, t("noImages")));
+    if (!job.images.length) parts.push(el("p", { class: "empty" }, t(generated.length ? "generatedImages" : "noImages", { n: generated.length })));
     if (pictures.length) parts.push(gallery);
     if (EDITABLE.includes(job.state)) {
       const input = el("input", { type: "file", accept: "image/*,video/*", multiple: true, "aria-label": t("uploadImages") });
@@ -253,7 +264,7 @@ export class Drawer {
           await api(`/api/v1/jobs/${job.id}`, { method: "PATCH", json: { images: ids.slice(0, 10) } });
           await this.open(job.id);
         } catch (error) {
-          if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+          if (error instanceof ApiError) this.toast(errorText(error), "error"); else throw error;
         }
       });
       parts.push(el("label", { class: "upload" }, t("uploadImages"), input));
@@ -294,6 +305,16 @@ function clipInstead(event) {
   picture.replaceWith(clipPlayer(picture.src, { class: "clip" }));
 }
 
+// A step's row agrees with the header while it runs: its share done and the time it has taken so far.
+function stepStatus(s) {
+  return s.status === "running" ? `${t("status_running")} ${Math.round(s.percent)}%` : t(`status_${s.status}`);
+}
+
+function stepTime(s) {
+  if (s.status === "running" && s.started_at) return duration((Date.now() - Date.parse(s.started_at)) / 1000);
+  return duration(s.duration_s);
+}
+
 function field(label, input, name) {
   return el("div", { class: "field" }, el("label", {}, label, input), el("p", { class: "error", dataset: { errorFor: name } }));
 }
@@ -304,7 +325,12 @@ function describe(event) {
   if (event.type === "auto_transition") { p.from = t(p.from_state); p.to = t(p.to_state); }
   if (event.type === "step_completed") p.duration = duration(p.duration_s);
   if (event.type === "artifact_written") p.size = bytes(p.size_bytes);
-  if (event.type === "step_progress") p.percent = Math.round(p.percent);
+  if (event.type === "step_progress") {
+    p.percent = Math.round(p.percent);
+    // a worker's sentence in the reader's language; a code this page does not know keeps the English text
+    const said = p.code ? t(`msg_${p.code}`, p.params || {}) : null;
+    if (said && said !== `msg_${p.code}`) p.message = said;
+  }
   if (event.type === "auto_video_set") p.state = p.enabled ? t("on") : t("off");
   return t(`ev_${event.type}`, p);
 }

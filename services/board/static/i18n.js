@@ -1,6 +1,12 @@
-// UI text in English and Brazilian Portuguese. `t(key, params)` fills {name} placeholders.
+// UI text in English, Brazilian Portuguese and Spanish (i18n_es.js); the admin and log-in pages'
+// text is in i18n_pages.js, the admin form's field labels in i18n_fields.js. `t(key, params)` fills {name} placeholders; a text with plural forms is
+// an object chosen by Intl.PluralRules for `params.n` ({one, other, ...}; `count` names another param).
+import { es } from "./i18n_es.js";
+import { fields } from "./i18n_fields.js";
+import { pages } from "./i18n_pages.js";
+
 const en = {
-  autoVideo: "Auto video", retryAllFailed: "Retry all failed", importBatch: "Import", imported: "{n} jobs created.", configuration: "Configuration", newVideo: "New video",
+  autoVideo: "Auto video", retryAllFailed: "Retry all failed", importBatch: "Import", imported: { one: "{n} job created.", other: "{n} jobs created." }, configuration: "Configuration", newVideo: "New video",
   logOut: "Log out", everyProject: "every project", role_viewer: "viewer", role_operator: "operator", role_admin: "admin", search: "Search",
   allStates: "All states", allLanguages: "All languages", allStories: "All story types",
   A_FAZER: "To do", ROTEIRO: "Script", NARRACAO: "Narration", VIDEO: "Video", CONCLUIDO: "Done",
@@ -18,11 +24,11 @@ const en = {
   tabInfo: "Info", tabOutline: "Outline", tabImages: "Images", tabScript: "Script", tabAudio: "Audio", tabLogs: "Logs",
   cancel: "Cancel", resume: "Resume", retry: "Retry", retryInstruction: "Instruction for the retried step (optional)",
   download: "Download", video: "Video", thumbnail: "Thumbnail", subtitles: "Subtitles",
-  eta: "about {time} left", retries: "{n} retries", created: "Created", updated: "Updated",
+  eta: "about {time} left", retries: { one: "{n} retry", other: "{n} retries" }, created: "Created", updated: "Updated",
   nothingYet: "Nothing here yet.", noImages: "No uploaded images: the backgrounds are generated.",
   connected: "Live", reconnecting: "Reconnecting…", moved: "{title} moves to {column}.",
   refused: "Not moved: {message}", pickedUp: "Picked up {title}. Use left and right arrows, then space to drop, escape to cancel.",
-  dropTarget: "Drop on {column}?", dropCancelled: "Move cancelled.", retriedN: "{n} jobs retried.",
+  dropTarget: "Drop on {column}?", dropCancelled: "Move cancelled.", retriedN: { one: "{n} job retried.", other: "{n} jobs retried." },
   unreadableEvents: "Event stream entries skipped because they could not be read: {n} (newest #{seq}: {reason}). The jobs they belong to may need a look; GET /api/v1/admin/unreadable-events lists them.",
   createdJob: "{title} created.", templateSaved: "Template saved.", manifest: "Configuration used",
   step: "Step", status: "Status", attempt: "Attempt", duration_s: "Time", error: "Error",
@@ -36,10 +42,31 @@ const en = {
   ev_job_failed: "The job failed in {step}: {error}", ev_job_cancelled: "Cancelled: {reason}",
   ev_job_resumed: "Resumed at {step} (retry {retry_count})", ev_auto_video_set: "Auto video {state}",
   on: "on", off: "off", script: "script", tts: "narration", render: "render",
+  open: "Open", toastDone: "{title} is finished.", toastFailed: "{title} failed in {step}: {reason}",
+  toastReview: "{title} waits for your review ({state}).", draggableCard: "draggable card", languageSwitch: "Language",
+  cancelConfirm: "Cancel “{title}”? The running step stops; you can resume the job later.", cancelJob: "Cancel the job", keepRunning: "Keep it running",
+  templateSlug: "Its address will be “{slug}”.", templateNameMissing: "Give the template a name.",
+  generatedImages: { one: "{n} background generated for this video.", other: "{n} backgrounds generated for this video." },
+  status_pending: "waiting", status_requested: "queued", status_running: "running", status_completed: "done",
+  status_failed: "failed", status_skipped: "skipped (unchanged)", status_cancelled: "cancelled",
+  msg_writing_script: "writing the script", msg_providers_skipped: "skipped {passed}",
+  msg_provider_hands_over: "{failed}; {next} writes the script instead", msg_stage_reused: "{name} reused from an earlier attempt (not paid again)",
+  msg_writing_stage: "writing {name} with {provider} ({chars} characters)", msg_attempt_refused: "attempt {attempt} refused: {problems}",
+  msg_sentence_of: "sentence {n} of {total}", msg_part_of: "part {n} of {total}",
+  
+  msg_voice_takes_over: "{failed}; {voice} takes over", msg_rendering_frames: "rendering {frames} frames",
+  msg_encoder_falls_back: "{fallback}; rendering with libx264", msg_render_shares: "pictures {video}%, audio {audio}%",
+  msg_muxing: "muxing video and audio", msg_saving_video: "saving the video",
+  msg_shorts_fewer: { count: "made", one: "the narration holds {made} stretch of whole sentences lasting 15-59 s, so {made} of the {asked} shorts asked for is made",
+    other: "the narration holds {made} stretches of whole sentences lasting 15-59 s, so {made} of the {asked} shorts asked for are made" },
+  msg_refused_already_done: "the video is already done", msg_refused_step_running: "a step is running; wait for it or cancel",
+  msg_refused_resume_first: "resume or retry the job first", msg_refused_only_forward: "jobs only move forward, and this one is in {column}",
+  msg_refused_nothing_running: "only a job with a running step can be cancelled", msg_refused_not_stopped: "only failed or cancelled jobs can be resumed",
+  msg_short_saved: "short {n} of {total} saved", msg_trying_again: "{error}; trying again in {delay} s (try {next} of {limit})",
 };
 
 const pt = {
-  autoVideo: "Vídeo automático", retryAllFailed: "Repetir todos com falha", importBatch: "Importar", imported: "{n} trabalhos criados.", configuration: "Configuração", newVideo: "Novo vídeo",
+  autoVideo: "Vídeo automático", retryAllFailed: "Repetir todos com falha", importBatch: "Importar", imported: { one: "{n} trabalho criado.", other: "{n} trabalhos criados." }, configuration: "Configuração", newVideo: "Novo vídeo",
   logOut: "Sair", everyProject: "todos os projetos", role_viewer: "leitor", role_operator: "operador", role_admin: "administrador", search: "Buscar",
   allStates: "Todos os estados", allLanguages: "Todos os idiomas", allStories: "Todos os tipos",
   A_FAZER: "A fazer", ROTEIRO: "Roteiro", NARRACAO: "Narração", VIDEO: "Vídeo", CONCLUIDO: "Concluído",
@@ -54,14 +81,14 @@ const pt = {
   music: "Música", recipeMusic: "A música da receita", noMusic: "Sem música", uploadMusic: "Enviar música (MP3, M4A, WAV, OGG, FLAC)",
   music_calm: "Calma (embutida)", music_bright: "Alegre (embutida)", music_dark: "Sombria (embutida)", notAudio: "Esse arquivo é uma imagem; envie um áudio aqui.", uploadedMusic: "Sua música ({id})",
   templateName: "Nome do modelo", close: "Fechar", create: "Criar", save: "Salvar",
-  tabInfo: "Informações", tabOutline: "Outline", tabImages: "Imagens", tabScript: "Roteiro", tabAudio: "Áudios", tabLogs: "Logs",
+  tabInfo: "Informações", tabOutline: "Estrutura", tabImages: "Imagens", tabScript: "Roteiro", tabAudio: "Áudios", tabLogs: "Registro",
   cancel: "Cancelar", resume: "Retomar", retry: "Tentar de novo", retryInstruction: "Instrução para a nova tentativa (opcional)",
   download: "Baixar", video: "Vídeo", thumbnail: "Miniatura", subtitles: "Legendas",
-  eta: "faltam cerca de {time}", retries: "{n} tentativas", created: "Criado", updated: "Atualizado",
+  eta: "faltam cerca de {time}", retries: { one: "{n} nova tentativa", other: "{n} novas tentativas" }, created: "Criado", updated: "Atualizado",
   nothingYet: "Nada aqui ainda.", noImages: "Sem imagens enviadas: os fundos são gerados.",
   connected: "Ao vivo", reconnecting: "Reconectando…", moved: "{title} vai para {column}.",
   refused: "Não movido: {message}", pickedUp: "{title} selecionado. Use as setas esquerda e direita, espaço para soltar, esc para cancelar.",
-  dropTarget: "Soltar em {column}?", dropCancelled: "Movimento cancelado.", retriedN: "{n} trabalhos repetidos.",
+  dropTarget: "Soltar em {column}?", dropCancelled: "Movimento cancelado.", retriedN: { one: "{n} trabalho repetido.", other: "{n} trabalhos repetidos." },
   unreadableEvents: "Entradas do fluxo de eventos ignoradas por não poderem ser lidas: {n} (a mais recente #{seq}: {reason}). Os trabalhos delas podem precisar de atenção; GET /api/v1/admin/unreadable-events as lista.",
   createdJob: "{title} criado.", templateSaved: "Modelo salvo.", manifest: "Configuração usada",
   step: "Etapa", status: "Situação", attempt: "Tentativa", duration_s: "Tempo", error: "Erro",
@@ -75,27 +102,81 @@ const pt = {
   ev_job_failed: "O trabalho falhou em {step}: {error}", ev_job_cancelled: "Cancelado: {reason}",
   ev_job_resumed: "Retomado em {step} (tentativa {retry_count})", ev_auto_video_set: "Vídeo automático {state}",
   on: "ligado", off: "desligado", script: "roteiro", tts: "narração", render: "renderização",
+  open: "Abrir", toastDone: "{title} está pronto.", toastFailed: "{title} falhou em {step}: {reason}",
+  toastReview: "{title} aguarda sua revisão ({state}).", draggableCard: "cartão arrastável", languageSwitch: "Idioma",
+  cancelConfirm: "Cancelar “{title}”? A etapa em andamento para; você pode retomar o trabalho depois.", cancelJob: "Cancelar o trabalho", keepRunning: "Continuar rodando",
+  templateSlug: "O endereço será “{slug}”.", templateNameMissing: "Dê um nome ao modelo.",
+  generatedImages: { one: "{n} fundo gerado para este vídeo.", other: "{n} fundos gerados para este vídeo." },
+  status_pending: "aguardando", status_requested: "na fila", status_running: "rodando", status_completed: "concluída",
+  status_failed: "falhou", status_skipped: "pulada (sem mudanças)", status_cancelled: "cancelada",
+  msg_writing_script: "escrevendo o roteiro", msg_providers_skipped: "pulados: {passed}",
+  msg_provider_hands_over: "{failed}; {next} escreve o roteiro no lugar", msg_stage_reused: "{name} reaproveitado de uma tentativa anterior (sem novo custo)",
+  msg_writing_stage: "escrevendo {name} com {provider} ({chars} caracteres)", msg_attempt_refused: "tentativa {attempt} recusada: {problems}",
+  msg_sentence_of: "frase {n} de {total}", msg_part_of: "parte {n} de {total}",
+  
+  msg_voice_takes_over: "{failed}; {voice} assume a narração", msg_rendering_frames: "renderizando {frames} quadros",
+  msg_encoder_falls_back: "{fallback}; renderizando com libx264", msg_render_shares: "imagens {video}%, áudio {audio}%",
+  msg_muxing: "juntando vídeo e áudio", msg_saving_video: "salvando o vídeo",
+  msg_shorts_fewer: { count: "made", one: "a narração tem {made} trecho de frases inteiras com 15-59 s, então {made} dos {asked} shorts pedidos é feito",
+    other: "a narração tem {made} trechos de frases inteiras com 15-59 s, então {made} dos {asked} shorts pedidos são feitos" },
+  msg_refused_already_done: "o vídeo já está pronto", msg_refused_step_running: "uma etapa está rodando; espere ou cancele",
+  msg_refused_resume_first: "retome ou repita o trabalho primeiro", msg_refused_only_forward: "os trabalhos só andam para a frente, e este está em {column}",
+  msg_refused_nothing_running: "só um trabalho com uma etapa rodando pode ser cancelado", msg_refused_not_stopped: "só trabalhos com falha ou cancelados podem ser retomados",
+  msg_short_saved: "short {n} de {total} salvo", msg_trying_again: "{error}; nova tentativa em {delay} s (tentativa {next} de {limit})",
 };
 
-const dictionaries = { en, "pt-BR": pt };
-let current = localStorage.getItem("vfo.lang") || (navigator.language.startsWith("pt") ? "pt-BR" : "en");
+export const dictionaries = {
+  en: { ...en, ...pages.en, ...fields.en },
+  "pt-BR": { ...pt, ...pages["pt-BR"], ...fields["pt-BR"] },
+  es: { ...es, ...pages.es, ...fields.es },
+};
+
+function detected() {
+  const asked = (navigator.language || "en").toLowerCase();
+  return asked.startsWith("pt") ? "pt-BR" : asked.startsWith("es") ? "es" : "en";
+}
+
+let current = dictionaries[localStorage.getItem("vfo.lang")] ? localStorage.getItem("vfo.lang") : detected();
 
 export function lang() { return current; }
 
 export function setLang(code) {
   current = dictionaries[code] ? code : "en";
   localStorage.setItem("vfo.lang", current);
-  document.documentElement.lang = current === "pt-BR" ? "pt-BR" : "en";
+  document.documentElement.lang = current;
+}
+
+// Which of a text's plural forms `n` takes in the current language.
+function form(text, params) {
+  if (typeof text === "string") return text;
+  const n = Number(params[text.count || "n"] ?? 0);
+  return text[new Intl.PluralRules(current).select(n)] ?? text.other;
 }
 
 export function t(key, params = {}) {
-  const text = dictionaries[current][key] ?? en[key] ?? key;
+  const text = form(dictionaries[current][key] ?? dictionaries.en[key] ?? key, params);
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
+}
+
+// An API error in the reader's language: a refusal whose reason has a sentence here, else the API's text.
+export function errorText(error) {
+  const key = `msg_${error.reason}`;
+  if (!error.reason || !(key in dictionaries.en)) return error.message;
+  const params = { ...error.params };
+  if (params.column) params.column = t(params.column);
+  return t(key, params);
+}
+
+// Keys some language lacks (the test that every key exists in every language reads this).
+export function missingKeys() {
+  const all = new Set(Object.values(dictionaries).flatMap((d) => Object.keys(d)));
+  return Object.fromEntries(Object.entries(dictionaries).map(([code, d]) => [code, [...all].filter((k) => !(k in d))]));
 }
 
 export function translatePage(root = document) {
   root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+  root.querySelectorAll("[data-i18n-label]").forEach((el) => { el.setAttribute("aria-label", t(el.dataset.i18nLabel)); });
 }
 
 export function duration(seconds) {
@@ -106,9 +187,9 @@ export function duration(seconds) {
   return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
 }
 
+// Dates in the board's language (not the browser's): "2 de dez. de 2026 01:40" in pt-BR.
 export function when(iso) {
-  return new Intl.DateTimeFormat(navigator.language || current, { dateStyle: "medium", timeStyle: "short" })
-    .format(new Date(iso));
+  return new Intl.DateTimeFormat(current, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
 }
 
 export function bytes(n) {

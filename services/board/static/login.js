@@ -1,4 +1,14 @@
 // Log in with an API key (typed, or from the link `vfo up` prints: /login#key=...), then go back.
+import { lang, setLang, t, translatePage } from "./i18n.js";
+
+setLang(lang());
+translatePage();
+document.title = `${t("login_title")} · Video Factory`;
+const hint = t("login_hint").split(/\{file\}|\{command\}/); // the sentence, with its two names set as code
+if (hint.length === 3) {
+  const code = (text) => Object.assign(document.createElement("code"), { textContent: text });
+  document.querySelector("#login-hint").replaceChildren(hint[0], code("var/admin-key"), hint[1], code("vfo up"), hint[2]);
+}
 const form = document.querySelector("#login-form");
 const input = document.querySelector("#login-key");
 const error = document.querySelector("#login-error");

@@ -13,7 +13,13 @@ export class NewVideo {
     this.music = []; // audio uploaded in this form: [id, filename]
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.submit(); });
     dialog.querySelector("#new-cancel").addEventListener("click", () => dialog.close());
-    dialog.querySelector("#save-template").addEventListener("click", () => this.saveTemplate());
+    dialog.querySelector("#save-template").addEventListener("click", () => this.askTemplateName());
+    dialog.querySelector("#template-name-save").addEventListener("click", () => this.saveTemplate());
+    dialog.querySelector("#template-name-cancel").addEventListener("click", () => { this.templateRow().hidden = true; });
+    dialog.querySelector("#f-template-name").addEventListener("input", (e) => this.showSlug(e.target.value));
+    dialog.querySelector("#f-template-name").addEventListener("keydown", (e) => {
+      if (e.key === "Enter") { e.preventDefault(); this.saveTemplate(); } // not the form's submit
+    });
     this.form.elements.template.addEventListener("change", () => this.applyTemplate());
     this.form.elements.visual_mode.addEventListener("change", () => this.toggleUploads());
     dialog.querySelector("#f-images").addEventListener("change", (e) => this.upload(e.target.files));
@@ -41,6 +47,7 @@ export class NewVideo {
     this.uploads = [];
     this.music = [];
     this.dialog.querySelector("#f-previews").replaceChildren();
+    this.templateRow().hidden = true;
     this.fill();
     this.form.elements.duration_preset.value = "medium";
     this.form.elements.auto_video.checked = this.options().auto_video;
@@ -154,20 +161,55 @@ export class NewVideo {
     }
   }
 
+  templateRow() {
+    return this.dialog.querySelector("#template-name-row");
+  }
+
+  // The template's name is asked for in the form (never a browser prompt), with the slug it gets.
+  askTemplateName() {
+    const input = this.dialog.querySelector("#f-template-name");
+    this.templateRow().hidden = false;
+    input.value = "";
+    this.showSlug("");
+    input.focus();
+  }
+
+  showSlug(name) {
+    this.dialog.querySelector("#template-slug").textContent = name.trim() ? t("templateSlug", { slug: slugOf(name) }) : "";
+  }
+
   async saveTemplate() {
-    const name = window.prompt(t("templateName"));
-    if (!name) return;
-    const slug = name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "template";
+    const name = this.dialog.querySelector("#f-template-name").value.trim();
+    this.clearErrors();
+    if (!name) {
+      this.showErrors({ field: "name", message: t("templateNameMissing") });
+      return;
+    }
+    const slug = slugOf(name);
     const { title, brief, images, ...choices } = this.values();
     try {
       await api(`/api/v1/templates/${slug}`, { method: "PUT", json: { name, ...choices } });
       await this.reloadOptions();
       this.fill();
       this.form.elements.template.value = slug;
+      this.templateRow().hidden = true;
       this.toast(t("templateSaved"));
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       this.showErrors(error);
     }
   }
+}
+
+// A template's slug keeps its letters: accents are taken off the letter ("Mistério" -> "misterio"),
+// not turned into a break ("miste-rio"). Slugs are ASCII because they travel in URLs and the API's
+// slug pattern is [a-z0-9-]; the name keeps every accent. A name with no Latin letter at all gets
+// a slug from its characters' code points, so two such names never share one.
+export function slugOf(name) {
+  const latin = name.toLowerCase().normalize("NFKD").replace(/\p{M}+/gu, "")
+    .replace(/ß/g, "ss").replace(/æ/g, "ae").replace(/œ/g, "oe").replace(/ø/g, "o").replace(/đ/g, "d").replace(/ł/g, "l")
+    .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).replace(/-+$/, "");
+  if (latin) return latin;
+  const points = [...name.trim()].map((c) => c.codePointAt(0).toString(36)).join("").slice(0, 50);
+  return points ? `template-${points}` : "template";
 }

@@ -1,4 +1,8 @@
-// Configuration admin: list, create, edit (live validation), history with diff, rollback, (de)activate.
+// Configuration admin: list, create, edit (a form generated from the kind's schema, or raw JSON; live
+// validation, errors next to their field), history with diff, rollback, (de)activate.
+import { lang, setLang, t, translatePage, when } from "/static/i18n.js";
+import { SchemaForm } from "./schemaform.js";
+
 const R = "/api/v1/registry";
 const EXAMPLES = {
   prompts: { slug: "my-prompt", system_prompt: "You write narration scripts.", user_template: "Write about {{title}}: {{brief}}", model: "claude-sonnet-5-5", max_tokens: 4000, temperature: 0.7 },
@@ -49,11 +53,11 @@ async function nav() {
   $("#kinds").replaceChildren(
     ...Object.entries(counts).map(([kind, n]) => el("button", {
       "aria-current": kind === current ? "page" : null, "data-kind": kind, onclick: () => { current = kind; show(); },
-    }, el("span", {}, kind), el("span", { class: "count" }, String(n)))),
+    }, el("span", {}, t(`kind_${kind}`)), el("span", { class: "count" }, String(n)))),
     el("button", { "aria-current": current === "map" ? "page" : null, "data-kind": "map", onclick: () => { current = "map"; show(); } },
-      el("span", {}, "execution map")),
+      el("span", {}, t("adm_map"))),
     me.role === "admin" ? el("button", { "aria-current": current === "webhooks" ? "page" : null, "data-kind": "webhooks", onclick: () => { current = "webhooks"; show(); } },
-      el("span", {}, "webhooks")) : null,
+      el("span", {}, t("adm_webhooks"))) : null,
   );
 }
 
@@ -70,61 +74,127 @@ async function show() {
   const { items } = await call(`${R}/${current}`);
   if (mine !== screen) return;
   $("#main").replaceChildren(
-    el("h2", {}, current),
-    writable() ? el("div", { class: "toolbar" }, el("button", { class: "primary", id: "new-item", onclick: () => edit(null) }, "New")) : null,
+    el("h2", {}, t(`kind_${current}`)),
+    writable() ? el("div", { class: "toolbar" }, el("button", { class: "primary", id: "new-item", onclick: () => edit(null) }, t("adm_new"))) : null,
     el("table", {},
-      el("tr", {}, ["Name", "Version", "State", "Changed", "Description"].map((h) => el("th", {}, h))),
+      el("tr", {}, ["adm_name", "adm_version", "adm_state", "adm_changed", "adm_description"].map((h) => el("th", {}, t(h)))),
       items.map((item) => el("tr", { class: "row", "data-slug": item.slug, onclick: () => edit(item) },
         el("td", {}, item.slug),
         el("td", {}, `v${item.version}`),
-        el("td", {}, el("span", { class: `badge ${item.active ? "ok" : "off"}` }, item.active ? "active" : "inactive"),
-          item.key_set === false ? el("span", { class: "badge off", title: `${item.data.key_env} is not set` }, " key missing") : null,
-          item.key_set === true ? el("span", { class: "badge ok" }, " key set") : null),
-        el("td", {}, new Date(item.created_at).toLocaleString()),
+        el("td", {}, el("span", { class: `badge ${item.active ? "ok" : "off"}` }, t(item.active ? "adm_active" : "adm_inactive")),
+          item.key_set === false ? el("span", { class: "badge off", title: t("adm_keyNotSet", { env: item.data.key_env }) }, " ", t("adm_keyMissing")) : null,
+          item.key_set === true ? el("span", { class: "badge ok" }, " ", t("adm_keySet")) : null),
+        el("td", {}, when(item.created_at)),
         el("td", {}, item.data.description || item.data.name || item.data.title || "")))),
   );
 }
 
+const schemas = new Map(); // kind -> {slug prefix: JSON schema}
+let view = localStorage.getItem("vfo.admin.view") || "form"; // "form" or "json"
+
+// The schema prefix a slug picks ("" for most kinds; "voice." for a voice preset), or null if none.
+function prefixOf(kind, slug) {
+  const found = Object.keys(schemas.get(kind) || {});
+  return found.includes("") ? "" : found.find((p) => String(slug || "").startsWith(p)) ?? null;
+}
+
 async function edit(item) {
-  screen += 1;
+  const mine = ++screen;
   const isNew = !item;
-  const data = isNew ? EXAMPLES[current] : item.data;
-  const area = el("textarea", { id: "editor", spellcheck: "false", "aria-label": "Item as JSON" }, JSON.stringify(data, null, 2));
+  let data = structuredClone(isNew ? EXAMPLES[current] : item.data);
+  const kind = current;
+  const area = el("textarea", { id: "editor", spellcheck: "false", "aria-label": t("adm_jsonLabel") }, JSON.stringify(data, null, 2));
   const status = el("div", { id: "validation", "aria-live": "polite" });
-  const save = el("button", { class: "primary", id: "save" }, isNew ? "Create" : "Save new version");
+  const save = el("button", { class: "primary", id: "save" }, t(isNew ? "adm_create" : "adm_saveVersion"));
   const side = el("div", { id: "side" });
+  const formBox = el("div", { id: "form-box" });
+  let form = null;
+  let schemaPrefix = null;
+  const views = el("div", { class: "views", role: "group" },
+    el("button", { id: "view-form", "aria-pressed": String(view === "form"), onclick: () => switchTo("form") }, t("adm_viewForm")),
+    el("button", { id: "view-json", "aria-pressed": String(view === "json"), onclick: () => switchTo("json") }, t("adm_viewJson")));
+  const buildForm = async () => { // again when a preset's slug changes its type (voice. -> video.)
+    if (!schemas.has(kind)) schemas.set(kind, await call(`${R}/schemas/${kind}`));
+    schemaPrefix = prefixOf(kind, data.slug);
+    const schema = schemaPrefix == null ? null : schemas.get(kind)[schemaPrefix];
+    form = new SchemaForm(schema || { properties: { slug: { type: "string", title: "Slug" } } }, data, {
+      locked: isNew ? [] : ["slug"], readOnly: !writable(kind),
+      onChange: (changed) => {
+        data = changed;
+        area.value = JSON.stringify(data, null, 2);
+        const prefix = prefixOf(kind, data.slug);
+        if (prefix == null || prefix === schemaPrefix) { schedule(); return; }
+        buildForm().then(() => { // keep typing in the slug
+          const slug = formBox.querySelector("#sf-slug");
+          if (slug) { slug.focus(); slug.setSelectionRange(slug.value.length, slug.value.length); }
+          schedule();
+        });
+      },
+    });
+    formBox.replaceChildren(form.node);
+  };
+  const switchTo = async (next) => {
+    if (next === "form") {
+      try { data = JSON.parse(area.value); } catch (error) {
+        status.replaceChildren(el("ul", { class: "errors" }, el("li", {}, t("adm_fixJsonFirst", { reason: error.message }))));
+        return;
+      }
+      await buildForm();
+    }
+    view = next;
+    localStorage.setItem("vfo.admin.view", view);
+    for (const button of views.querySelectorAll("button")) button.setAttribute("aria-pressed", String(button.id === `view-${view}`));
+    formBox.hidden = view !== "form";
+    area.hidden = view !== "json";
+    validate();
+  };
+  await buildForm();
+  if (mine !== screen) return;
+  formBox.hidden = view !== "form";
+  area.hidden = view !== "json";
   $("#main").replaceChildren(
-    el("h2", {}, isNew ? `New ${current}` : `${current} / ${item.slug}`),
+    el("h2", {}, isNew ? t("adm_newOf", { kind: t(`kind_${kind}`) }) : `${t(`kind_${kind}`)} / ${item.slug}`),
     el("div", { class: "toolbar" },
-      el("button", { onclick: show }, "← All"), writable() ? save : null,
-      isNew || !writable() ? null : el("button", { class: item.active ? "danger" : "", id: "toggle", onclick: () => toggle(item) }, item.active ? "Deactivate" : "Activate"),
-      isNew ? null : el("span", { class: "meta" }, `v${item.version} · ${item.note}`)),
-    el("div", { class: "editor" }, el("div", {}, area, status), side),
+      el("button", { onclick: show }, t("adm_all")), writable() ? save : null,
+      isNew || !writable() ? null : el("button", { class: item.active ? "danger" : "", id: "toggle", onclick: () => toggle(item) }, t(item.active ? "adm_deactivate" : "adm_activate")),
+      isNew ? null : el("span", { class: "meta" }, `v${item.version} · ${item.note}`), el("span", { class: "spacer" }), views),
+    el("div", { class: "editor" }, el("div", {}, formBox, area, status), side),
   );
   let timer;
+  const schedule = () => { clearTimeout(timer); timer = setTimeout(validate, 250); };
   const validate = async () => {
     let body;
-    try { body = JSON.parse(area.value); } catch (error) {
-      status.replaceChildren(el("ul", { class: "errors" }, el("li", {}, `Not valid JSON: ${error.message}`)));
-      area.setAttribute("aria-invalid", "true"); save.disabled = true; return null;
+    if (view === "json") {
+      try { body = JSON.parse(area.value); } catch (error) {
+        status.replaceChildren(el("ul", { class: "errors" }, el("li", {}, t("adm_notJson", { reason: error.message }))));
+        area.setAttribute("aria-invalid", "true"); save.disabled = true; return null;
+      }
+      data = body;
+    } else {
+      body = data;
     }
-    const result = await call(`${R}/${current}/validate`, json("POST", body));
+    const result = await call(`${R}/${kind}/validate`, json("POST", body));
     area.toggleAttribute("aria-invalid", !result.valid);
     save.disabled = !result.valid;
-    status.replaceChildren(result.valid ? el("p", { class: "valid" }, "✓ valid")
-      : el("ul", { class: "errors" }, result.errors.map((e) => el("li", {}, `${e.field}: ${e.message}`))));
+    const unplaced = form && view === "form" ? form.showErrors(result.errors) : result.errors;
+    status.replaceChildren(result.valid ? el("p", { class: "valid" }, t("adm_valid"))
+      : el("ul", { class: "errors" }, (view === "form" ? unplaced : result.errors).map((e) => el("li", {}, `${e.field}: ${e.message}`))));
     return result.valid ? body : null;
   };
-  area.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(validate, 250); });
+  area.addEventListener("input", schedule);
   save.addEventListener("click", async () => {
     const body = await validate();
     if (!body) return;
     try {
-      const saved = isNew ? await call(`${R}/${current}`, json("POST", body))
-        : await call(`${R}/${current}/${item.slug}`, json("PUT", body));
-      toast(`Saved ${saved.slug} v${saved.version}`);
+      const saved = isNew ? await call(`${R}/${kind}`, json("POST", body))
+        : await call(`${R}/${kind}/${item.slug}`, json("PUT", body));
+      toast(t("adm_saved", { slug: saved.slug, version: saved.version }));
       edit(saved);
-    } catch (error) { toast(error.message, "error"); }
+    } catch (error) {
+      const errors = (error.body && error.body.errors) || [];
+      const unplaced = form && view === "form" ? form.showErrors(errors) : errors;
+      if (!errors.length || unplaced.length) toast(error.message, "error");
+    }
   });
   validate();
   if (!isNew) history(item, side);
@@ -133,7 +203,7 @@ async function edit(item) {
 async function toggle(item) {
   try {
     const saved = await call(`${R}/${current}/${item.slug}/${item.active ? "deactivate" : "activate"}`, { method: "POST" });
-    toast(`${saved.slug} is ${saved.active ? "active" : "inactive"}`);
+    toast(t(saved.active ? "adm_isActive" : "adm_isInactive", { slug: saved.slug }));
     edit(saved);
   } catch (error) { toast(error.message, "error"); }
 }
@@ -141,11 +211,11 @@ async function toggle(item) {
 async function history(item, side) {
   const { items } = await call(`${R}/${current}/${item.slug}/versions`);
   const diffBox = el("pre", { class: "diff", id: "diff", hidden: true });
-  side.replaceChildren(el("h3", {}, "History"), el("ol", { class: "history", reversed: true }, items.map((v) =>
+  side.replaceChildren(el("h3", {}, t("adm_history")), el("ol", { class: "history", reversed: true }, items.map((v) =>
     el("li", { "data-version": v.version },
-      el("strong", {}, `v${v.version}`), " ", el("span", { class: "meta" }, `${v.note} · ${new Date(v.created_at).toLocaleString()}`), " ",
-      v.version > 1 ? el("button", { class: "diff-button", onclick: () => showDiff(item, v.version, diffBox) }, "Diff") : null, " ",
-      v.version !== item.version && writable() ? el("button", { class: "rollback", onclick: () => rollback(item, v.version) }, "Roll back to this") : null))),
+      el("strong", {}, `v${v.version}`), " ", el("span", { class: "meta" }, `${v.note} · ${when(v.created_at)}`), " ",
+      v.version > 1 ? el("button", { class: "diff-button", onclick: () => showDiff(item, v.version, diffBox) }, t("adm_diff")) : null, " ",
+      v.version !== item.version && writable() ? el("button", { class: "rollback", onclick: () => rollback(item, v.version) }, t("adm_rollBack")) : null))),
   diffBox);
 }
 
@@ -160,19 +230,19 @@ async function showDiff(item, version, box) {
 async function rollback(item, version) {
   try {
     const saved = await call(`${R}/${current}/${item.slug}/rollback`, json("POST", { version }));
-    toast(`${saved.slug} is back to v${version}'s content, as v${saved.version}`);
+    toast(t("adm_rolledBack", { slug: saved.slug, version, now: saved.version }));
     edit(saved);
   } catch (error) { toast(error.message, "error"); }
 }
 
 async function showMap() {
   const recipes = await call(`${R}/map`);
-  $("#main").replaceChildren(el("h2", {}, "Execution map"), el("div", { class: "map" }, recipes.map((r) =>
+  $("#main").replaceChildren(el("h2", {}, t("adm_mapTitle")), el("div", { class: "map" }, recipes.map((r) =>
     el("section", { "data-recipe": r.recipe },
       el("h3", {}, `${r.name || r.recipe} `, el("span", { class: "badge" }, `v${r.version}`)),
-      el("table", {}, el("tr", {}, ["Used for", "Kind", "Item", "Version"].map((h) => el("th", {}, h))),
-        r.uses.map((u) => el("tr", {}, el("td", {}, u.field), el("td", {}, u.kind), el("td", {}, u.slug),
-          el("td", {}, u.version ? `v${u.version}${u.active ? "" : " (inactive)"}` : "missing"))))))));
+      el("table", {}, el("tr", {}, ["adm_usedFor", "adm_kind", "adm_item", "adm_version"].map((h) => el("th", {}, t(h)))),
+        r.uses.map((u) => el("tr", {}, el("td", {}, u.field), el("td", {}, t(`kind_${u.kind}`)), el("td", {}, u.slug),
+          el("td", {}, u.version ? `v${u.version}${u.active ? "" : " " + t("adm_inactiveNote")}` : t("adm_missing")))))))));
 }
 
 // Webhooks: subscriptions, their delivery log and redelivery (the webhooks service's API).
@@ -231,8 +301,10 @@ async function showDeliveries(subscription) {
 }
 
 async function start() {
+  setLang(lang()); // the language chosen on the board
+  translatePage();
   me = await call("/api/v1/session");
-  $("#whoami").textContent = `${me.name} · ${me.project === "*" ? "every project" : me.project} · ${me.role}`;
+  $("#whoami").textContent = `${me.name} · ${me.project === "*" ? t("everyProject") : me.project} · ${t("role_" + me.role)}`;
   $("#log-out").addEventListener("click", async () => {
     await call("/api/v1/session", { method: "DELETE" });
     location.assign("/login?next=/admin");
