@@ -39,11 +39,17 @@ THUMBNAIL = "thumbnail.jpg"
 SUBTITLES_SRT = "subtitles.srt"
 SUBTITLES_VTT = "subtitles.vtt"
 SHORTS = "short-*.mp4"
+SECTIONS_AUDIO = "section-*.wav"  # the narration of each section, kept to record again only what changed
 
 
 def short_video(n: int) -> str:
     """The n-th vertical short cut from a video (one of `SHORTS`)."""
     return f"short-{n}.mp4"
+
+
+def section_audio(n: int) -> str:
+    """The narration of section n (0: the spoken title), one of `SECTIONS_AUDIO`."""
+    return f"section-{n}.wav"
 
 
 def job_subject(job_id: str) -> str:
@@ -73,6 +79,11 @@ def work_durable(step: str, pool: str | None = None) -> str:
 def artifact_object(job_id: str, step: str, filename: str) -> str:
     """Object name in the artifacts bucket: `<job_id>/<step>/<file>`."""
     return f"{job_id}/{step}/{filename}"
+
+
+def script_version_object(job_id: str, sha256: str, filename: str) -> str:
+    """A file of an edited script version, named by its content: `<job_id>/script/versions/<sha>/<file>`."""
+    return f"{job_id}/script/versions/{sha256[:32]}/{filename}"
 
 
 def upload_object(upload_id: str) -> str:

@@ -178,7 +178,7 @@ PIPELINE = Pipeline(
             done=S.TTS_DONE,
             needs=(Step.SCRIPT,),
             reads=(names.OUTLINE,),
-            writes=(names.NARRATION, names.CUES),
+            writes=(names.NARRATION, names.CUES, names.SECTIONS_AUDIO),
             weight=25.0,
             eta_s=5.0,
         ),

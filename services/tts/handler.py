@@ -6,6 +6,11 @@ preset names no other; see shared.config.VoicePreset). It narrates when the sett
 when Azure refuses (a rejected key, a refused document), at once; when Azure is unavailable, on the
 work item's last delivery (before that the error goes up and the worker asks again later). The
 job's log says which voice failed and why, and the artifacts' metadata name the engine that spoke.
+
+The offline voice narrates section by section and keeps each section (`section-<n>.wav`): after a
+person re-records one section at the narration's review, only that one is synthesized again. A
+section given its own voice there is spoken by it (a neural preset by its language's offline voice,
+and then the whole narration is the offline engine's).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pydantic import ValidationError
 
 from services.tts import azure
 from services.tts.narrate import Speech, narrate, narrate_ssml
+from services.tts.sections import EarlierSections
 from shared import names
 from shared.config import LANGUAGES, VoicePreset
 from shared.cues import Cues
@@ -45,12 +51,18 @@ class NarrationStep:
             raise PermanentError(f"{names.OUTLINE} is not a valid script; retry the script step") from err
         wav = step.workdir / names.NARRATION
         voice, skipped, cues = config.voice, None, None
-        if voice.engine == "azure":
+        own = {n: s.voice for n, s in enumerate(script.sections, start=1) if s.voice is not None}
+        if voice.engine == "azure" and not own:
             cues, skipped = await self._neural(step, script, wav)
-            if cues is None:
-                voice = offline_voice(voice, script.language)
+        if voice.engine == "azure" and cues is None:
+            voice = offline_voice(voice, script.language)
         if cues is None:
-            cues = await narrate(script, voice, self.speech, wav, progress)
+            voices = {
+                n: offline_voice(v, script.language) if v.engine == "azure" else v for n, v in own.items()
+            }
+            kept = step.run.spec.writes_artifact(names.section_audio(0))  # (not in a job of before)
+            cache = EarlierSections(step) if kept else None
+            cues = await narrate(script, voice, self.speech, wav, progress, cache, voices)
         cues_path = step.workdir / names.CUES
         cues_path.write_text(cues.model_dump_json(indent=1), encoding="utf-8")
         meta: dict[str, str | float] = {
