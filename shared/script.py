@@ -69,15 +69,15 @@ class Metadata(BaseModel):
 
 def failures(script: Script, validators: dict[str, Validator]) -> list[str]:
     """What each failing validator says, with the measure that failed it."""
-    return [message for _, message in failed_fields(script, validators)]
+    return [message for _, _, message in failed_fields(script, validators)]
 
 
-def failed_fields(script: Script, validators: dict[str, Validator]) -> list[tuple[str, str]]:
-    """(field, message) per failing validator: the field is where a forbidden pattern was found
-    (`sections.2.paragraphs.0`), or `sections` for a count."""
+def failed_fields(script: Script, validators: dict[str, Validator]) -> list[tuple[str, str, str]]:
+    """(validator, field, message) per failing validator: the field is where a forbidden pattern
+    was found (`sections.2.paragraphs.0`), or `sections` for a count."""
     words = sum(len(sentence.split()) for _, sentence in script.narration()[1:])
     found = []
-    for validator in validators.values():
+    for slug, validator in validators.items():
         matched = _forbidden(script, validator.forbidden_patterns)
         counted = (
             (validator.min_sections and len(script.sections) < validator.min_sections)
@@ -86,7 +86,7 @@ def failed_fields(script: Script, validators: dict[str, Validator]) -> list[tupl
         )
         if counted or matched:
             measure = f"(it has {words} words in {len(script.sections)} sections)"
-            found.append((matched or "sections", f"{validator.message} {measure}"))
+            found.append((slug, matched or "sections", f"{validator.message} {measure}"))
     return found
 
 
