@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import events as ev
+from shared import names
 from shared.config import JobConfig
 from shared.options import JobOptions
 from shared.pipeline import (
@@ -191,9 +192,10 @@ class JobState(_Frozen):
         files = tuple(ev.VersionFile.model_validate(a.model_dump()) for a in self.artifacts_of(Step.SCRIPT))
         if not files:
             return ()
-        return (
-            ScriptVersion(version=1, actor=written.worker or "script", at=written.finished_at, files=files),
-        )
+        outline = self.artifacts.get(names.OUTLINE)
+        writer = outline.metadata.get("generator") if outline else None  # the model or the offline draft
+        actor = str(writer or written.worker or Step.SCRIPT)
+        return (ScriptVersion(version=1, actor=actor, at=written.finished_at, files=files),)
 
 
 def _with_step(state: JobState, name: str, **changes: object) -> dict[str, StepState]:

@@ -95,8 +95,9 @@ async def test_re_recording_one_section_synthesizes_only_that_section(
     assert [c["text"] for c in cues["cues"] if c["section"] == 2] == [NEW_TEXT]
     kept = [(c["text"], c["start"], c["end"]) for c in cues["cues"] if c["section"] < 2]
     assert kept == [(c["text"], c["start"], c["end"]) for c in first_cues["cues"] if c["section"] < 2]
-    wav = wave.open(io.BytesIO((await client.get(f"/api/v1/jobs/{job_id}/artifacts/narration.wav")).content))
-    assert abs(wav.getnframes() / wav.getframerate() - cues["duration"]) < 0.01
+    narration = (await client.get(f"/api/v1/jobs/{job_id}/artifacts/narration.wav")).content
+    with wave.open(io.BytesIO(narration)) as wav:
+        assert abs(wav.getnframes() / wav.getframerate() - cues["duration"]) < 0.01
     assert cues["cues"][-1]["end"] <= cues["duration"] + 0.002  # (timings are in ms)
     speech.said.clear()
     # when section 3 is re-recorded with another voice preset (its text unchanged)

@@ -1,7 +1,9 @@
-// The job drawer: video, actions and six tabs (Info, Outline, Images, Script, Audio, Logs).
+// The job drawer: video, actions and six tabs (Info, Outline, Images, Script, Audio, Logs); at a
+// review the Script and Audio tabs are the script studio and the narration review (studio.js).
 // Everything shown comes from the API; job text is always set as text, never as HTML.
 import { api, ApiError, artifactJson, el, clipPlayer } from "./api.js";
 import { bytes, duration, t, when } from "./i18n.js";
+import { REVIEWS, narrationReview, scriptStudio } from "./studio.js";
 
 const EDITABLE = ["DRAFT", "READY"];
 
@@ -261,7 +263,8 @@ export class Drawer {
     return parts;
   }
 
-  async tab_script() {
+  async tab_script(job) {
+    if (REVIEWS.includes(job.state)) return scriptStudio(this, job);
     const script = await this.json("outline.json");
     if (!script) return el("p", { class: "empty" }, t("nothingYet"));
     return el("article", { class: "script" },
@@ -270,7 +273,7 @@ export class Drawer {
       script.sections.map((s) => [el("h4", {}, s.heading), s.paragraphs.map((p) => el("p", {}, p))]));
   }
 
-  async tab_audio() {
+  async tab_audio(job) {
     const audio = this.artifact("narration.wav");
     if (!audio) return el("p", { class: "empty" }, t("nothingYet"));
     const cues = await this.json("cues.json");
@@ -278,7 +281,9 @@ export class Drawer {
     const list = el("ol", { class: "cues" }, (cues ? cues.cues : []).map((cue) => el("li", {},
       el("button", { class: "link", onclick: () => { player.currentTime = cue.start; player.play(); } }, duration(cue.start)),
       " ", cue.text)));
-    return [player, el("p", { class: "meta" }, `${duration(audio.metadata.duration_s)} · ${bytes(audio.size_bytes)}`), list];
+    const meta = el("p", { class: "meta" }, `${duration(audio.metadata.duration_s)} · ${bytes(audio.size_bytes)}`);
+    if (job.state === "TTS_DONE") return [player, meta, ...await narrationReview(this, job, player, cues)];
+    return [player, meta, list];
   }
 
   async tab_logs(job) {

@@ -82,6 +82,11 @@ let current = localStorage.getItem("vfo.lang") || (navigator.language.startsWith
 
 export function lang() { return current; }
 
+// A part of the page that brings its own texts (the script studio) adds them to a language here.
+export function addTexts(code, texts) {
+  if (dictionaries[code]) Object.assign(dictionaries[code], texts);
+}
+
 export function setLang(code) {
   current = dictionaries[code] ? code : "en";
   localStorage.setItem("vfo.lang", current);
