@@ -4,17 +4,44 @@ say the edited words."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import AsyncIterator
+
 import httpx
+import pytest
 from playwright.async_api import Page, expect
 
+from services.tts import main as tts_main
+from shared.settings import Settings
 from tests.browser.conftest import screenshot
 from tests.browser.test_board_ui import card
 from tests.conftest import BRIEF, wait_for_state
+from tests.integration.test_rerecord import CountingSpeech
+from vfo.stack import Serve, Stack, service_entry
 
 EDITED = "A purple lighthouse blinked twice over the harbour."
+REWRITTEN = "The keeper wrote the second part again, in one sentence."
 
 
-async def test_edit_diff_restore_approve_and_the_video_says_the_edit(page: Page, client: httpx.AsyncClient):
+@pytest.fixture
+def speech() -> CountingSpeech:
+    return CountingSpeech()
+
+
+@pytest.fixture
+async def stack(settings: Settings, speech: CountingSpeech) -> AsyncIterator[Stack]:
+    """The stack, its narration worker speaking through `speech` (which counts what it says)."""
+
+    def entry(name: str) -> Serve:
+        return functools.partial(tts_main.serve, speech=speech) if name == "tts" else service_entry(name)
+
+    async with Stack(settings, entry=entry) as running:
+        yield running
+
+
+async def test_edit_diff_restore_re_record_approve_and_the_video_says_the_edits(
+    page: Page, client: httpx.AsyncClient, speech: CountingSpeech
+):
     # given a job waiting for its script's review
     body = {"title": "Lighthouse", "brief": BRIEF, "start": "ROTEIRO", "auto_video": False}
     job = (await client.post("/api/v1/jobs", json=body)).json()
@@ -59,6 +86,16 @@ async def test_edit_diff_restore_approve_and_the_video_says_the_edit(page: Page,
     await page.click('[data-tab="audio"]')
     await expect(page.locator('.narration-section[data-section="1"] .cues li').first).to_contain_text(EDITED)
     await screenshot(page, "narration-review")
+    # when section 2 is written again in the narration review and re-recorded
+    speech.said.clear()
+    await page.fill('.narration-section[data-section="2"] textarea', REWRITTEN)
+    await page.click("#rerecord-2")
+    await expect(page.locator(".toast", has_text="Re-recording section 2")).to_be_visible()
+    await wait_for_state(client, job["id"], ("TTS_DONE",))
+    # then only that section was synthesized again, and the review shows it
+    assert speech.said == [(REWRITTEN, "en-us")]
+    await expect(page.locator('.narration-section[data-section="2"] .cues li')).to_have_count(1)
+    await expect(page.locator('.narration-section[data-section="2"] .cues li')).to_contain_text(REWRITTEN)
     # when the narration is approved too
     await page.click("#narration-approve")
     done = await wait_for_state(client, job["id"], ("DONE",), timeout=300)
@@ -67,7 +104,7 @@ async def test_edit_diff_restore_approve_and_the_video_says_the_edit(page: Page,
     cues = (await client.get(f"/api/v1/jobs/{job['id']}/artifacts/cues.json")).json()
     assert cues["cues"][1]["text"] == EDITED
     captions = (await client.get(f"/api/v1/jobs/{job['id']}/artifacts/subtitles.vtt")).text
-    assert EDITED in captions
+    assert EDITED in captions and REWRITTEN in captions
     outline = (await client.get(f"/api/v1/jobs/{job['id']}/artifacts/outline.json")).json()
     assert outline["scenes"] == [3]
     video = (await client.get(f"/api/v1/jobs/{job['id']}")).json()
