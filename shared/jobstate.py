@@ -190,8 +190,8 @@ class JobState(_Frozen):
             return self.script_versions
         written = self.step(Step.SCRIPT)
         files = tuple(ev.VersionFile.model_validate(a.model_dump()) for a in self.artifacts_of(Step.SCRIPT))
-        if not files:
-            return ()
+        if not any(f.name == names.OUTLINE for f in files):
+            return ()  # the step has not finished writing it (a stage's answer is kept before the script)
         outline = self.artifacts.get(names.OUTLINE)
         writer = outline.metadata.get("generator") if outline else None  # the model or the offline draft
         actor = str(writer or written.worker or Step.SCRIPT)

@@ -15,9 +15,26 @@ from tests.unit.test_machine import apply, created, run_step
 S = JobStateName
 
 
+def written(job: JobState) -> JobState:
+    """The script step, run: it writes the script (`outline.json`)."""
+    attempt = job.step("script").attempt
+    job = apply(job, cmd.StartStep(step="script", attempt=attempt, worker="w1"))
+    outline = cmd.RecordArtifact(
+        step="script",
+        attempt=attempt,
+        name="outline.json",
+        kind="outline",
+        object_name="job-1/script/outline.json",
+        mime_type="application/json",
+        size_bytes=1,
+        sha256="v1",
+    )
+    job = apply(apply(job, outline), cmd.CompleteStep(step="script", attempt=attempt, duration_s=1.0))
+    return apply(job, cmd.Advance())
+
+
 def at(state: S) -> JobState:
-    job = apply(created(auto_video=False), cmd.MoveToColumn(column=Column.ROTEIRO))
-    job = apply(run_step(job, "script"), cmd.Advance())
+    job = written(apply(created(auto_video=False), cmd.MoveToColumn(column=Column.ROTEIRO)))
     if state == S.TTS_DONE:
         job = apply(run_step(apply(job, cmd.Approve()), "tts"), cmd.Advance())
     assert job.state == state
@@ -43,10 +60,7 @@ def test_an_edit_at_the_script_review_is_version_2_and_its_file_the_jobs():
     job = apply(job, edit(1))
     assert isinstance(events[0], ScriptRevised) and events[0].actor == "ana"
     assert [v.version for v in job.versions()] == [1, 2] and job.state == S.SCRIPT_DONE
-    assert (
-        job.artifacts["script.out"].sha256 == "new"
-        and job.versions()[0].files[0].sha256 == "scriptscriptscriptscript"
-    )
+    assert job.artifacts["script.out"].sha256 == "new" and job.versions()[0].files[0].sha256 == "v1"
 
 
 def test_an_edit_at_the_narration_review_narrates_again():
@@ -56,6 +70,13 @@ def test_an_edit_at_the_narration_review_narrates_again():
     assert moves == [(S.TTS_DONE, S.TTS_RUNNING)] and set(moves) <= REVIEW_TRANSITIONS | TRANSITIONS
     (asked,) = [e for e in events if isinstance(e, StepRequested)]
     assert (asked.step, asked.attempt) == ("tts", 2)
+
+
+def test_before_the_script_is_written_there_is_nothing_to_edit():
+    job = apply(created(auto_video=False), cmd.MoveToColumn(column=Column.ROTEIRO))
+    assert job.versions() == ()
+    with pytest.raises(TransitionRefused, match="a step is running"):
+        decide(job, edit())
 
 
 def test_a_stale_version_and_a_running_step_are_refused():
