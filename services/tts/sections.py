@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from shared import names
 from shared.config import VoicePreset
 from shared.cues import Cue, Cues
+from shared.events import Scalar
 from shared.worker import Output, StepInput
 
 
@@ -109,5 +110,5 @@ class EarlierSections:
             out.setsampwidth(2)
             out.setframerate(audio.rate)
             out.writeframes(audio.pcm)
-        meta = {"key": key, "section": section, "duration_s": round(len(audio.pcm) / 2 / audio.rate, 3)}
+        meta: dict[str, Scalar] = {"key": key, "section": section, "duration_s": round(len(audio.pcm) / 2 / audio.rate, 3)}
         await self.step.run.keep(Output(path, names.section_audio(section), "audio", "audio/wav", meta))
