@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
-from services.board import queries, studio
+from services.board import queries, studio, studio_diff
 from services.board.api_jobs import REFUSALS, _settled
 from services.board.context import BoardContext, Ctx
 from services.board.schemas import JobOut
@@ -32,7 +32,7 @@ from shared.errors import InvalidInput, NotFound, TransitionRefused
 from shared.jobstate import JobState
 from shared.pipeline import RUNNING_STATES
 from shared.pipeline import JobStateName as S
-from shared.review import RUNNING
+from shared.review import RUNNING, edit_refusal
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["review"], dependencies=[requires(Role.OPERATOR)])
 Version = Annotated[int, PathParam(ge=1, le=100_000, description="a version of the job's script")]
@@ -51,7 +51,7 @@ def _voice(job: JobState) -> str:
 
 async def _answer(ctx: BoardContext, job: JobState) -> ScriptOut:
     version = studio.current(job)
-    refusal = studio.edit_refusal(job)
+    refusal = edit_refusal(job)
     return ScriptOut(
         version=version.version,
         editable=refusal is None,
@@ -110,7 +110,7 @@ async def diff_script(
     job = await _job(ctx, caller, job_id)
     older = studio.version_of(job, from_version)
     newer = studio.version_of(job, to_version) if to_version else studio.current(job)
-    lines, unified = studio.diff(
+    lines, unified = studio_diff.diff(
         await studio.load(ctx, older),
         await studio.load(ctx, newer),
         (f"version {older.version}", f"version {newer.version}"),

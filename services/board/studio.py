@@ -1,5 +1,5 @@
 """The script studio: a job's script versions read from and written to the object store, a
-person's edit checked like a model's script (the recipe's validators), and the diff of two versions.
+person's edit checked like a model's script (the recipe's validators) and saved as a new version.
 
 A version is a set of files (`outline.json`, `script.md`, and `ideas.md`, `outline.md`,
 `metadata.json` when there are any); an edited file is stored under a name made of its content, an
@@ -9,7 +9,6 @@ files) through `decide`, which refuses an edit while a step runs.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass
 
@@ -17,7 +16,6 @@ from pydantic import ValidationError
 
 from services.board.context import BoardContext
 from services.board.studio_schemas import (
-    DiffLine,
     MetadataIn,
     ScriptDoc,
     ScriptView,
@@ -30,7 +28,7 @@ from shared.config import VoicePreset, config_key
 from shared.errors import InvalidInput, NotFound, TransitionRefused
 from shared.events import VersionFile
 from shared.jobstate import JobState, ScriptVersion
-from shared.review import edit_refusal as edit_refusal
+from shared.review import edit_refusal
 from shared.script import Metadata, Script, Section, failed_fields
 
 KINDS = {
@@ -250,41 +248,6 @@ def refuse_edit(job: JobState) -> None:
     refusal = edit_refusal(job)
     if refusal:
         raise TransitionRefused(str(job.state), "edit the script of", refusal)
-
-
-def readable(draft: Draft) -> list[str]:
-    """A version as lines to compare: one sentence a line, scene markers and voices marked."""
-    script = draft.script
-    scenes = set(script.scenes)
-    lines = [f"# {script.title}"]
-    spoken = script.narration()
-    n = 1  # sentence 0 is the title
-    for number, section in enumerate(script.sections, start=1):
-        voice = f"  [voice: {section.voice.slug}]" if section.voice else ""
-        lines += ["", f"## {section.heading}{voice}"]
-        for paragraph in section.paragraphs:
-            lines.append("")
-            while n < len(spoken) and spoken[n][0] == number and spoken[n][1] in paragraph:
-                lines.append(("[scene] " if n in scenes else "") + spoken[n][1])
-                n += 1
-    for heading, text in (("Ideas", draft.ideas), ("Outline", draft.outline)):
-        if text:
-            lines += ["", f"== {heading} ==", *text.splitlines()]
-    if draft.metadata:
-        meta = draft.metadata
-        lines += ["", "== Metadata ==", f"title: {meta.title}", f"description: {meta.description}"]
-        lines.append(f"tags: {', '.join(meta.tags)}")
-    return lines
-
-
-def diff(older: Draft, newer: Draft, labels: tuple[str, str]) -> tuple[list[DiffLine], str]:
-    unified = list(difflib.unified_diff(readable(older), readable(newer), *labels, lineterm="", n=2))
-    kinds = {"+": "added", "-": "removed", "@": "hunk", " ": "same"}
-    lines = [
-        DiffLine(kind=kinds.get(line[:1], "same"), text=line[1:])  # type: ignore[arg-type]
-        for line in unified[2:]
-    ]
-    return lines, "\n".join(unified)
 
 
 def doc_of(draft: Draft, job_voice: str) -> ScriptDoc:

@@ -119,3 +119,26 @@ async def test_re_recording_one_section_synthesizes_only_that_section(
     assert same.status_code == 422 and "nothing changed in section 3" in same.json()["message"]
     unknown = await client.post(f"/api/v1/jobs/{job_id}/narration/sections/9", json={"voice_preset": "pt-BR"})
     assert unknown.status_code == 404 and "the script has sections 1-" in unknown.json()["message"]
+
+
+async def test_an_edit_the_narration_does_not_read_is_not_narrated_again(
+    counted: httpx.AsyncClient, speech: CountingSpeech
+):
+    # given a job waiting for its narration's review
+    client = counted
+    job_id = await narrated(client)
+    answer = (await client.get(f"/api/v1/jobs/{job_id}/script")).json()
+    speech.said.clear()
+    # when only the publishing metadata is edited there
+    body = {
+        "base_version": answer["version"],
+        "script": {
+            "sections": answer["script"]["sections"],
+            "metadata": {"title": "Published as", "description": "", "tags": ["x"]},
+        },
+    }
+    assert (await client.put(f"/api/v1/jobs/{job_id}/script", json=body)).status_code == 200
+    job = await wait_for_state(client, job_id, ("TTS_DONE",))
+    # then the narration step is skipped (same inputs), and nothing was said again
+    skipped = [e for e in job["events"] if e["type"] == "step_skipped"]  # type: ignore[union-attr]
+    assert [e["step"] for e in skipped] == ["tts"] and speech.said == []

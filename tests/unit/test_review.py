@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from services.board.studio import Draft
+from services.board.studio_diff import diff
 from shared import commands as cmd
 from shared.decide import decide
 from shared.errors import TransitionRefused
 from shared.events import AutoTransition, ScriptRevised, StepRequested, VersionFile
 from shared.jobstate import REVIEW_TRANSITIONS, TRANSITIONS, Column, JobState, JobStateName
+from shared.script import Script, Section
 from tests.unit.test_machine import apply, created, run_step
 
 S = JobStateName
@@ -95,3 +98,19 @@ def test_approving_goes_on_from_each_review():
     assert apply(at(S.TTS_DONE), cmd.Approve()).state == S.RENDER_RUNNING
     with pytest.raises(TransitionRefused, match="waiting for a review"):
         decide(created(auto_video=False), cmd.Approve())
+
+
+def test_the_diff_numbers_sentences_as_the_narration_does_and_marks_the_scenes():
+    before = Script(
+        title="T",
+        language="en-US",
+        generator="g",
+        sections=(Section(heading="A", paragraphs=("One.  Two\nlines.", "Three.")),),
+    )
+    after = before.model_copy(update={"scenes": (3,)})
+    lines, unified = diff(Draft(before), Draft(after), ("v1", "v2"))
+    assert [(line.kind, line.text) for line in lines if line.kind in ("added", "removed")] == [
+        ("removed", "Three."),
+        ("added", "[scene] Three."),
+    ]
+    assert "+[scene] Three." in unified and " Two lines." in unified
