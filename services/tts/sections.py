@@ -110,5 +110,9 @@ class EarlierSections:
             out.setsampwidth(2)
             out.setframerate(audio.rate)
             out.writeframes(audio.pcm)
-        meta: dict[str, Scalar] = {"key": key, "section": section, "duration_s": round(len(audio.pcm) / 2 / audio.rate, 3)}
+        meta: dict[str, Scalar] = {
+            "key": key,
+            "section": section,
+            "duration_s": round(len(audio.pcm) / 2 / audio.rate, 3),
+        }
         await self.step.run.keep(Output(path, names.section_audio(section), "audio", "audio/wav", meta))
