@@ -150,12 +150,7 @@ async def rerecord_section(
         raise NotFound(f"section {section} does not exist; the script has sections 1-{len(sections)}")
     if body.paragraphs is None and body.voice_preset is None:
         raise InvalidInput("paragraphs", "give the section's new paragraphs, a voice_preset, or both")
-    doc = studio.doc_of(base, _voice(job))
-    changed = doc.sections[section - 1].model_copy(
-        update={k: v for k, v in body.model_dump(exclude={"base_version"}).items() if v is not None}
-    )
-    doc.sections[section - 1] = changed
-    draft = await studio.edited(ctx, job, base, doc)
+    draft = await studio.with_section(ctx, job, base, section, body.paragraphs, body.voice_preset)
     if draft.script.sections[section - 1] == sections[section - 1]:
         raise InvalidInput(
             "paragraphs", f"nothing changed in section {section}; edit its text or choose another voice"

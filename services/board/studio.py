@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from services.board.context import BoardContext
 from services.board.studio_schemas import (
-    MetadataIn,
+    MetadataOut,
     ScriptDoc,
     ScriptView,
     SectionOut,
@@ -103,7 +103,7 @@ def view(draft: Draft, job_voice: str) -> ScriptView:
         ],
         ideas=draft.ideas,
         outline=draft.outline,
-        metadata=MetadataIn.model_validate(draft.metadata.model_dump()) if draft.metadata else None,
+        metadata=MetadataOut.model_validate(draft.metadata.model_dump()) if draft.metadata else None,
     )
 
 
@@ -154,7 +154,6 @@ async def _voice(
 
 async def edited(ctx: BoardContext, job: JobState, base: Draft, doc: ScriptDoc) -> Draft:
     """The draft a person's edit makes of `base`, checked by the recipe's validators."""
-    assert job.config is not None
     sections = []
     for n, section in enumerate(doc.sections):
         before = base.script.sections[n] if n < len(base.script.sections) else None
@@ -162,16 +161,48 @@ async def edited(ctx: BoardContext, job: JobState, base: Draft, doc: ScriptDoc) 
         sections.append(Section(heading=section.heading, paragraphs=tuple(section.paragraphs), voice=voice))
     script = base.script.model_copy(update={"sections": tuple(sections), "scenes": ()})
     scenes = remap_scenes(base.script, script) if doc.scenes is None else _scenes(doc.scenes, script)
-    script = script.model_copy(update={"scenes": scenes})
-    # an edit may not break a validator; one the version edited already failed (an offline draft
-    # is not held to the model's word counts) does not refuse it
-    failing = {slug for slug, _, _ in failed_fields(base.script, job.config.validators)}
+    script = _checked(job, base.script, script.model_copy(update={"scenes": scenes}))
+    metadata = Metadata.model_validate(doc.metadata.model_dump()) if doc.metadata else None
+    return Draft(script, doc.ideas, doc.outline, metadata)
+
+
+async def with_section(
+    ctx: BoardContext,
+    job: JobState,
+    base: Draft,
+    number: int,
+    paragraphs: list[str] | None,
+    voice: str | None,
+) -> Draft:
+    """`base` with section `number` (from 1) written again or given another voice (the job's own
+    voice when `voice` names it), checked by the recipe's validators; the rest as it was."""
+    before = base.script.sections[number - 1]
+    field = "voice_preset"
+    section = before.model_copy(
+        update={
+            "paragraphs": tuple(paragraphs) if paragraphs is not None else before.paragraphs,
+            "voice": await _voice(ctx, job, voice, before, field) if voice is not None else before.voice,
+        }
+    )
+    sections = list(base.script.sections)
+    sections[number - 1] = section
+    script = base.script.model_copy(update={"sections": tuple(sections)})
+    script = _checked(
+        job, base.script, script.model_copy(update={"scenes": remap_scenes(base.script, script)})
+    )
+    return Draft(script, base.ideas, base.outline, base.metadata)
+
+
+def _checked(job: JobState, before: Script, script: Script) -> Script:
+    """`script`, unless it breaks one of the recipe's validators; one that the version edited
+    already failed (an offline draft is not held to a model's word counts) does not refuse it."""
+    assert job.config is not None
+    failing = {slug for slug, _, _ in failed_fields(before, job.config.validators)}
     problems = [p for p in failed_fields(script, job.config.validators) if p[0] not in failing]
     if problems:
         errors = [{"field": f"script.{where}", "message": message} for _, where, message in problems]
         raise InvalidInput.of(errors, "; ".join(message for _, _, message in problems))
-    metadata = Metadata.model_validate(doc.metadata.model_dump()) if doc.metadata else None
-    return Draft(script, doc.ideas, doc.outline, metadata)
+    return script
 
 
 def _content(draft: Draft) -> dict[str, bytes]:
@@ -248,17 +279,3 @@ def refuse_edit(job: JobState) -> None:
     refusal = edit_refusal(job)
     if refusal:
         raise TransitionRefused(str(job.state), "edit the script of", refusal)
-
-
-def doc_of(draft: Draft, job_voice: str) -> ScriptDoc:
-    """A draft as the body a person would send (to change one part of it)."""
-    shown = view(draft, job_voice)
-    return ScriptDoc.model_validate(
-        {
-            "sections": [s.model_dump() for s in shown.sections],
-            "scenes": None,
-            "ideas": draft.ideas,
-            "outline": draft.outline,
-            "metadata": shown.metadata.model_dump() if shown.metadata else None,
-        }
-    )

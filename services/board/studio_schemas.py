@@ -123,6 +123,12 @@ class SectionOut(BaseModel):
     voice_preset: str | None
 
 
+class MetadataOut(BaseModel):
+    title: str
+    description: str
+    tags: list[str]
+
+
 class ScriptView(BaseModel):
     title: str
     language: str
@@ -132,7 +138,7 @@ class ScriptView(BaseModel):
     sentences: list[SentenceOut]
     ideas: str
     outline: str
-    metadata: MetadataIn | None
+    metadata: MetadataOut | None
 
 
 class VersionOut(BaseModel):

@@ -24,6 +24,7 @@ export class Drawer {
   }
 
   async open(id) {
+    this.loads = (this.loads || 0) + 1; // a refresh that started before this open must not undo it
     this.job = await api(`/api/v1/jobs/${id}`);
     this.root.hidden = false;
     this.render();
@@ -39,8 +40,11 @@ export class Drawer {
     this.pending = setTimeout(async () => {
       this.pending = null;
       if (!this.job || this.job.id !== card.id) return;
+      const loads = this.loads;
+      const fresh = await api(`/api/v1/jobs/${card.id}`);
+      if (loads !== this.loads || !this.job || this.job.id !== card.id) return;
       const before = this.job;
-      this.job = await api(`/api/v1/jobs/${card.id}`);
+      this.job = fresh;
       // keep what the person is doing: re-render only what changed
       if (before.state !== this.job.state || before.artifacts.length !== this.job.artifacts.length) this.render();
       else { this.renderMeta(); if (this.tab === "logs") this.renderPanel(); }
@@ -134,8 +138,9 @@ export class Drawer {
     const panel = this.root.querySelector("#d-panel");
     const job = this.job;
     const tab = this.tab;
+    const drawn = (this.drawn = (this.drawn || 0) + 1); // the latest drawing wins, whichever ends first
     const content = await this[`tab_${tab}`](job);
-    if (this.job === job && this.tab === tab) panel.replaceChildren(...[content].flat());
+    if (this.drawn === drawn && this.job && this.job.id === job.id && this.tab === tab) panel.replaceChildren(...[content].flat());
   }
 
   async json(name) {
