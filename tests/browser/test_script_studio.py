@@ -120,4 +120,11 @@ async def test_edit_diff_restore_re_record_approve_and_the_video_says_the_edits(
     meta = next(a for a in video["artifacts"] if a["name"] == "video.mp4")["metadata"]
     assert abs(meta["duration_s"] - cues["duration"]) < 0.5
     await expect(page.locator("#d-video video")).to_be_visible()
+    # and the Audio tab plays the narration as re-recorded, not a copy the browser kept
+    await page.click('[data-tab="audio"]')
+    duration = (
+        "a => a.readyState >= 1 ? a.duration : new Promise(r => a.onloadedmetadata = () => r(a.duration))"
+    )
+    heard = await page.locator("#d-panel audio").evaluate(duration)
+    assert abs(heard - cues["duration"]) < 0.1
     await screenshot(page, "script-studio-done")

@@ -282,7 +282,8 @@ export class Drawer {
     const audio = this.artifact("narration.wav");
     if (!audio) return el("p", { class: "empty" }, t("nothingYet"));
     const cues = await this.json("cues.json");
-    const player = el("audio", { controls: true, preload: "metadata", src: audio.url, class: "audio" });
+    // the content's hash in the address: a re-recorded narration keeps its name, not its sound
+    const player = el("audio", { controls: true, preload: "metadata", src: `${audio.url}?v=${audio.sha256.slice(0, 16)}`, class: "audio" });
     const list = el("ol", { class: "cues" }, (cues ? cues.cues : []).map((cue) => el("li", {},
       el("button", { class: "link", onclick: () => { player.currentTime = cue.start; player.play(); } }, duration(cue.start)),
       " ", cue.text)));
