@@ -45,6 +45,25 @@ class ArtifactStore:
         await self.bus.patiently(f"storing the artifact {object_name}", upload)
         return path.stat().st_size, digest
 
+    async def put_bytes(self, object_name: str, data: bytes) -> tuple[int, str]:
+        """Store a small file made in memory; returns (size in bytes, sha256 hex)."""
+        obs = await self.bus.artifacts()
+        await obs.put(object_name, data)
+        return len(data), hashlib.sha256(data).hexdigest()
+
+    async def get_bytes(self, object_name: str) -> bytes:
+        """A small file (at most SMALL_OBJECT bytes) whole, in memory."""
+        obs = await self.bus.artifacts()
+        try:
+            info = await obs.get_info(object_name)
+        except ObjectNotFoundError as err:
+            raise NotFound(f"artifact {object_name} is not in the object store") from err
+        if info.size is not None and info.size > SMALL_OBJECT:
+            raise InfrastructureError(f"artifact {object_name} is too large to read in memory")
+        if info.is_link():
+            return bytes((await obs.get(object_name)).data or b"")
+        return await self._small(info)
+
     async def get_file(self, object_name: str, dest: Path) -> Path:
         """Download `object_name` to `dest` (written whole or not at all)."""
         obs = await self.bus.artifacts()

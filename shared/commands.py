@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import JobConfig
-from shared.events import Scalar
+from shared.events import Scalar, VersionFile
 from shared.jobstate import Column
 from shared.options import JobOptions
 
@@ -102,3 +102,18 @@ class FailStep(Command):
     attempt: int
     error: str
     code: str = "permanent"
+
+
+class ReviseScript(Command):
+    """Save a new version of the script at its review (SCRIPT_DONE), or at the narration's review
+    (TTS_DONE), where the narration is recorded again. `base_version`: the version the edit was
+    made on (refused when another was saved since)."""
+
+    files: tuple[VersionFile, ...]  # every file of the new version (the unchanged ones too)
+    base_version: int | None = None
+    restored_from: int | None = None
+    section: int | None = None
+
+
+class Approve(Command):
+    """Go on from a review pause (SCRIPT_DONE, TTS_DONE, RENDER_READY)."""

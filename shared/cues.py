@@ -30,6 +30,8 @@ class Cues(BaseModel):
     sample_rate: int
     duration: float
     cues: tuple[Cue, ...]
+    # per section (0: the title), the key of what was said and how (services.tts.sections)
+    sections: tuple[str, ...] = ()
 
     def to_srt(self) -> str:
         blocks = [

@@ -13,7 +13,7 @@ import json
 
 from shared import commands as cmd
 from shared import events as ev
-from shared import names
+from shared import names, review
 from shared.errors import TransitionRefused
 from shared.jobstate import JobState, evolve
 from shared.pipeline import COLUMN_ORDER, RUNNING_STATES, WORK_COLUMNS, Column
@@ -374,6 +374,10 @@ def decide(state: JobState, command: cmd.Command) -> list[ev.Event]:
             _cancel(d, command)
         case cmd.Resume():
             _resume(d, command)
+        case cmd.ReviseScript():
+            review.revise(d, command)
+        case cmd.Approve():
+            review.approve(d, command)
         case _:
             raise TypeError(f"unknown command {type(command).__name__}")
     return d.events

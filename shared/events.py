@@ -208,6 +208,30 @@ class JobResumed(Event):
     instruction: str | None = None
 
 
+class VersionFile(BaseModel):
+    """One file of a script version, in the object store."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    name: str
+    kind: str
+    object_name: str
+    mime_type: str
+    size_bytes: int
+    sha256: str
+
+
+class ScriptRevised(Event):
+    """A person saved a new version of the script at its review (or restored an older one). `files`
+    are all of the version's files; the changed ones follow as `artifact_written` events of the
+    script step."""
+
+    type: ClassVar[str] = "script_revised"
+    version: int
+    files: tuple[VersionFile, ...] = ()
+    restored_from: int | None = None
+    section: int | None = None  # the section re-recorded at the narration's review
+
+
 CATALOG: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -227,6 +251,7 @@ CATALOG: dict[str, type[Event]] = {
         JobFailed,
         JobCancelled,
         JobResumed,
+        ScriptRevised,
     )
 }
 

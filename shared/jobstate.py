@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import events as ev
+from shared import names
 from shared.config import JobConfig
 from shared.options import JobOptions
 from shared.pipeline import (
@@ -22,16 +23,19 @@ from shared.pipeline import (
     Column,
     JobStateName,
     Pipeline,
+    Step,
     StepSpec,
 )
 
 __all__ = [
     "COLUMN_ORDER",
+    "REVIEW_TRANSITIONS",
     "TRANSITIONS",
     "ArtifactRef",
     "Column",
     "JobState",
     "JobStateName",
+    "ScriptVersion",
     "StepState",
     "evolve",
     "fold",
@@ -55,6 +59,8 @@ TRANSITIONS: frozenset[tuple[JobStateName, JobStateName]] = frozenset(
     | {(running, end) for running in _RUNNING for end in (S.FAILED, S.CANCELLED)}
     | {(end, running) for end in (S.FAILED, S.CANCELLED) for running in _RUNNING}
 )
+# Beyond the seed's 21: at the narration's review a person re-records a section (issue 14).
+REVIEW_TRANSITIONS: frozenset[tuple[JobStateName, JobStateName]] = frozenset({(S.TTS_DONE, S.TTS_RUNNING)})
 
 StepStatus = Literal["pending", "requested", "running", "completed", "failed", "skipped", "cancelled"]
 
@@ -98,6 +104,21 @@ class ArtifactRef(_Frozen):
     metadata: dict[str, ev.Scalar] = Field(default_factory=dict)
 
 
+class ScriptVersion(_Frozen):
+    """One version of the script: all its files, who saved it and when. Version 1 is what the
+    script step wrote; each later one a person's edit (or the restoring of an older version)."""
+
+    version: int
+    actor: str
+    at: datetime | None = None
+    files: tuple[ev.VersionFile, ...] = ()
+    restored_from: int | None = None
+    section: int | None = None
+
+    def file(self, name: str) -> ev.VersionFile | None:
+        return next((f for f in self.files if f.name == name), None)
+
+
 class JobState(_Frozen):
     job_id: str
     state: JobStateName | None = None  # None: the job does not exist yet
@@ -120,6 +141,7 @@ class JobState(_Frozen):
     updated_at: datetime | None = None
     completed_at: datetime | None = None
     events_applied: int = 0
+    script_versions: tuple[ScriptVersion, ...] = ()  # empty until the first edit
 
     @property
     def pipeline(self) -> Pipeline:
@@ -161,6 +183,19 @@ class JobState(_Frozen):
 
     def artifacts_of(self, step: str) -> list[ArtifactRef]:
         return sorted((a for a in self.artifacts.values() if a.step == step), key=lambda a: a.name)
+
+    def versions(self) -> tuple[ScriptVersion, ...]:
+        """The script's versions, oldest first: version 1 (the step's) even before any edit."""
+        if self.script_versions:
+            return self.script_versions
+        written = self.step(Step.SCRIPT)
+        files = tuple(ev.VersionFile.model_validate(a.model_dump()) for a in self.artifacts_of(Step.SCRIPT))
+        if not any(f.name == names.OUTLINE for f in files):
+            return ()  # the step has not finished writing it (a stage's answer is kept before the script)
+        outline = self.artifacts.get(names.OUTLINE)
+        writer = outline.metadata.get("generator") if outline else None  # the model or the offline draft
+        actor = str(writer or written.worker or Step.SCRIPT)
+        return (ScriptVersion(version=1, actor=actor, at=written.finished_at, files=files),)
 
 
 def _with_step(state: JobState, name: str, **changes: object) -> dict[str, StepState]:
@@ -257,6 +292,16 @@ def evolve(state: JobState, event: ev.Event) -> JobState:
                 metadata=event.metadata,
             )
             upd["artifacts"] = artifacts
+        case ev.ScriptRevised():
+            version = ScriptVersion(
+                version=event.version,
+                actor=event.actor,
+                at=event.occurred_at,
+                files=event.files,
+                restored_from=event.restored_from,
+                section=event.section,
+            )
+            upd["script_versions"] = (*state.versions(), version)
         case ev.JobCompleted():
             upd |= {"state": S.DONE, "completed_at": event.occurred_at, "current_step": None}
         case ev.JobFailed():

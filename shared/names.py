@@ -41,6 +41,7 @@ SUBTITLES_SRT = "subtitles.srt"
 SUBTITLES_VTT = "subtitles.vtt"
 SHORTS = "short-*.mp4"
 BACKGROUNDS = "background-*.jpg"  # the pictures generated for a job without uploads, as the drawer shows them
+SECTIONS_AUDIO = "section-*.wav"  # the narration of each section, kept to record again only what changed
 
 
 def short_video(n: int) -> str:
@@ -51,6 +52,11 @@ def short_video(n: int) -> str:
 def background_image(n: int) -> str:
     """The n-th generated background of a video (one of `BACKGROUNDS`)."""
     return f"background-{n}.jpg"
+
+
+def section_audio(n: int) -> str:
+    """The narration of section n (0: the spoken title), one of `SECTIONS_AUDIO`."""
+    return f"section-{n}.wav"
 
 
 def job_subject(job_id: str) -> str:
@@ -80,6 +86,11 @@ def work_durable(step: str, pool: str | None = None) -> str:
 def artifact_object(job_id: str, step: str, filename: str) -> str:
     """Object name in the artifacts bucket: `<job_id>/<step>/<file>`."""
     return f"{job_id}/{step}/{filename}"
+
+
+def script_version_object(job_id: str, sha256: str, filename: str) -> str:
+    """A file of an edited script version, named by its content: `<job_id>/script/versions/<sha>/<file>`."""
+    return f"{job_id}/script/versions/{sha256[:32]}/{filename}"
 
 
 def upload_object(upload_id: str) -> str:

@@ -183,7 +183,7 @@ PIPELINE = Pipeline(
             done=S.TTS_DONE,
             needs=(Step.SCRIPT,),
             reads=(names.OUTLINE,),
-            writes=(names.NARRATION, names.CUES),
+            writes=(names.NARRATION, names.CUES, names.SECTIONS_AUDIO),
             weight=25.0,
         ),
         StepSpec(

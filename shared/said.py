@@ -24,6 +24,8 @@ ENGLISH: Mapping[str, str] = {
     "attempt_refused": "attempt {attempt} refused: {problems}",
     "sentence_of": "sentence {n} of {total}",
     "part_of": "part {n} of {total}",
+    "section_of": "section {n} of {total}",
+    "section_kept": "section {n} of {total} (unchanged: kept from the last recording)",
     "voice_takes_over": "{failed}; {voice} takes over",
     "rendering_frames": "rendering {frames} frames",
     "encoder_falls_back": "{fallback}; rendering with libx264",

@@ -18,6 +18,7 @@ from services.render import music, shorts
 from services.render.ffmpeg import FFmpeg
 from services.render.images import ImageGenerator, Patterns
 from services.render.paint import Painter
+from services.render.plan import scene_count
 from services.render.renderer import Renderer, RenderInputs, RenderOutput
 from shared import metrics, names
 from shared.artifacts import ArtifactStore
@@ -47,15 +48,20 @@ class RenderStep:
         began = time.monotonic()
         video, effects, run = step.config.video, step.config.effects, step.run
         try:
-            Script.model_validate_json(step.read(names.OUTLINE).read_bytes())
+            script = Script.model_validate_json(step.read(names.OUTLINE).read_bytes())
             cues = Cues.model_validate_json(step.read(names.CUES).read_bytes())
         except ValidationError as err:
             raise PermanentError("the script or cue file is not valid; retry the narration step") from err
         painter = Painter(video.width, video.height, self.font_path)
         uploads = [await _upload(run.artifacts, upload, step.workdir) for upload in step.images]
         count = min(step.options.images_count, max(1, math.ceil(cues.duration / 3)))  # never flash by
+        if script.scenes:  # a person marked where the picture changes: one background per scene
+            count = scene_count(cues, video.fps, video.title_card_s, script.scenes)
         folder = step.workdir / "backgrounds"
         backgrounds, clips = await self._backgrounds(uploads, step.title, step.brief, count, painter, folder)
+        if script.scenes and uploads:  # the uploads take turns, scene after scene
+            backgrounds = [backgrounds[n % len(backgrounds)] for n in range(count)]
+            clips = {n: clips[n % len(uploads)] for n in range(count) if n % len(uploads) in clips}
         choice = step.options.music or (effects.music if effects else None)
         inputs = RenderInputs(
             title=step.title,
@@ -66,6 +72,7 @@ class RenderStep:
             effects=effects,
             music=await _music(choice, run.artifacts, step.workdir),
             clips=clips,
+            scenes=script.scenes,
         )
         out = await Renderer(self.ffmpeg, painter, self.parallel).render(inputs, step.workdir, run.progress)
         await run.progress(92, said("saving_video"))
@@ -130,7 +137,12 @@ class RenderStep:
                 for k, path in enumerate(inputs.backgrounds)
             ]
             short = dataclasses.replace(
-                inputs, cues=cues, narration=folder / "n.wav", backgrounds=backgrounds, video=vertical
+                inputs,
+                cues=cues,
+                narration=folder / "n.wav",
+                backgrounds=backgrounds,
+                video=vertical,
+                scenes=(),  # a short's cues are numbered again: its pictures are spread evenly
             )
             out = await renderer.render(short, folder, logged_only)
             meta = _described(out, vertical) | {

@@ -142,6 +142,21 @@ def captions(cues: Cues, fps: int, skip_first: bool, style: CaptionStyle = "line
     return out
 
 
+def _title_end(cues: Cues, fps: int, title_card_s: float, total: int) -> int:
+    """The title card's end: when the spoken title ends, else after `title_card_s`."""
+    first = cues.cues[0] if cues.cues else None
+    title_end = round(first.end * fps) if first and first.section == 0 else round(title_card_s * fps)
+    return max(1, min(title_end, total))
+
+
+def _scene_starts(cues: Cues, fps: int, begin: int, total: int, scenes: tuple[int, ...]) -> list[int]:
+    """Frames where each background starts at the person's scene markers (cue indexes): the first
+    after the title card, then one at each marked sentence."""
+    marked = {c.index for c in cues.cues} & set(scenes)
+    frames = sorted({round(c.start * fps) for c in cues.cues if c.index in marked})
+    return [begin, *(f for f in frames if begin < f < total)]
+
+
 def _background_starts(cues: Cues, fps: int, begin: int, total: int, count: int) -> list[int]:
     """Frames where each background starts: evenly spread, snapped to the nearest sentence start."""
     sentence_starts = sorted(
@@ -165,16 +180,23 @@ def plan_render(
     title_card_s: float,
     style: CaptionStyle = "lines",
     end_card: int = 0,
+    scenes: tuple[int, ...] = (),
 ) -> RenderPlan:
-    """The timeline; with `end_card` frames, an end card follows the narration."""
+    """The timeline; with `end_card` frames, an end card follows the narration. With `scenes` (the
+    cue indexes a person marked), the backgrounds change exactly there, one for each scene (a
+    marker the narration has no sentence for is left out): `scene_count` says how many."""
     total = max(1, round(cues.duration * fps))
     first = cues.cues[0] if cues.cues else None
-    title_end = round(first.end * fps) if first and first.section == 0 else round(title_card_s * fps)
-    title_end = max(1, min(title_end, total))
+    title_end = _title_end(cues, fps, title_card_s, total)
     lines = captions(cues, fps, skip_first=first is not None and first.section == 0, style=style)
     lines.sort(key=lambda c: c.start)
     line_starts = [c.start for c in lines]
-    starts = _background_starts(cues, fps, title_end, total, max(1, backgrounds)) if title_end < total else []
+    if title_end >= total:
+        starts = []
+    elif scenes:
+        starts = _scene_starts(cues, fps, title_end, total, scenes)[: max(1, backgrounds)]
+    else:
+        starts = _background_starts(cues, fps, title_end, total, max(1, backgrounds))
     spans = tuple(zip(starts, [*starts[1:], total], strict=True))
     cuts = {0, title_end, total, *starts}
     for caption in lines:
@@ -257,3 +279,10 @@ def shots(
             out.append(Shot(view(n, frame), run, moving=moving))
             frame += run
     return out
+
+
+def scene_count(cues: Cues, fps: int, title_card_s: float, scenes: tuple[int, ...]) -> int:
+    """How many backgrounds the person's scene markers ask for (as `plan_render` places them)."""
+    total = max(1, round(cues.duration * fps))
+    title_end = _title_end(cues, fps, title_card_s, total)
+    return len(_scene_starts(cues, fps, title_end, total, scenes)) if title_end < total else 1

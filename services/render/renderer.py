@@ -66,6 +66,7 @@ class RenderInputs:
     effects: EffectsPreset | None = None
     music: Path | None = None  # the music file under the narration (looped), at the effects' level
     clips: Mapping[int, Path] = field(default_factory=dict)  # backgrounds that are video clips
+    scenes: tuple[int, ...] = ()  # the cues where a person marked that the picture changes
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class Renderer:
             video.title_card_s,
             video.captions,
             round(video.end_card_s * video.fps),
+            inputs.scenes,
         )
         fade = round(effects.transition_s * video.fps) if effects.transition == "fade" else 0
         refresh = max(1, round(self.refresh_s * video.fps))

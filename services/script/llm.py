@@ -19,13 +19,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from shared import names
 from shared.config import TEMPLATE_VARIABLE, Knowledge, Prompt, Validator
 from shared.errors import PermanentError
 from shared.said import said
-from shared.script import Script, Section
+from shared.script import Metadata, Script, Section, failures
 from shared.worker import Progress
 
 # Dollars per million tokens (input, output), for the cost estimate when the provider gives none.
@@ -202,31 +202,6 @@ def parse(text: str, title: str, language: str, generator: str) -> Script:
     if not sections:
         raise PermanentError("the model's answer had no narration in it")
     return Script(title=title, language=language, generator=generator, sections=tuple(sections))
-
-
-def failures(script: Script, validators: dict[str, Validator]) -> list[str]:
-    """What each failing validator says, with the measure that failed it."""
-    words = sum(len(sentence.split()) for _, sentence in script.narration()[1:])
-    text = "\n".join(p for s in script.sections for p in (s.heading, *s.paragraphs))
-    found = []
-    for validator in validators.values():
-        wrong = (
-            (validator.min_sections and len(script.sections) < validator.min_sections)
-            or words < validator.min_words
-            or words > validator.max_words
-            or any(re.search(pattern, text) for pattern in validator.forbidden_patterns)
-        )
-        if wrong:
-            found.append(f"{validator.message} (it has {words} words in {len(script.sections)} sections)")
-    return found
-
-
-class Metadata(BaseModel):
-    """What a publisher needs besides the video: a title, a description and tags."""
-
-    title: str = Field(max_length=200)
-    description: str = Field(max_length=5000)
-    tags: list[str] = Field(default_factory=list, max_length=30)
 
 
 class StageCache(Protocol):

@@ -8,6 +8,11 @@ is unavailable is asked again on the work item's next delivery (the error goes u
 says so) and hands over on the last. The job's log says which preset took over and why, and the
 artifacts' metadata name the preset and engine that spoke and the ones passed over. With no
 fallback left, the last voice's error is the step's.
+
+The offline voice narrates section by section and keeps each section (`section-<n>.wav`): after a
+person re-records one section at the narration's review, only that one is synthesized again. A
+section given its own voice there is spoken by it (a neural preset by its language's offline voice;
+then the whole narration is the offline engine's: the first offline voice of the chain).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pydantic import ValidationError
 
 from services.tts import azure
 from services.tts.narrate import Speech, narrate, narrate_ssml
+from services.tts.sections import EarlierSections
 from shared import names
 from shared.config import LANGUAGES, JobConfig, VoicePreset
 from shared.cues import Cues
@@ -35,6 +41,22 @@ def voices(config: JobConfig, language: str) -> list[VoicePreset]:
         offline = VoicePreset(slug=language, voice=LANGUAGES.get(language, "en-us"))
         fallbacks = (offline,) if config.voice.engine == azure.ENGINE else ()
     return [config.voice, *fallbacks]
+
+
+def offline_voice(voice: VoicePreset, language: str) -> VoicePreset:
+    """A voice the offline engine speaks in place of a neural one: its language's."""
+    if voice.engine != azure.ENGINE:
+        return voice
+    return VoicePreset(slug=language, voice=LANGUAGES.get(language, "en-us"))
+
+
+def section_voices(script: Script) -> dict[int, VoicePreset]:
+    """The sections a person gave their own voice at the narration's review (offline voices)."""
+    return {
+        n: offline_voice(s.voice, script.language)
+        for n, s in enumerate(script.sections, start=1)
+        if s.voice is not None
+    }
 
 
 def named(voice: VoicePreset) -> str:
@@ -90,6 +112,10 @@ class NarrationStep:
         """The first voice that narrates, its cues, and the voices passed over (and why)."""
         progress = step.run.progress
         chain = voices(step.config, script.language)
+        if section_voices(script):  # sections of their own voice: the offline engine narrates it all
+            chain = [v for v in chain if v.engine != azure.ENGINE] or [
+                offline_voice(step.config.voice, script.language)
+            ]
         passed: list[str] = []
         for voice, following in zip(chain, [*chain[1:], None], strict=True):
             if voice.engine == azure.ENGINE and (reason := azure.missing()):
@@ -118,7 +144,9 @@ class NarrationStep:
     async def _narrate(self, step: StepInput, script: Script, voice: VoicePreset, wav: Path) -> Cues:
         progress = step.run.progress
         if voice.engine != azure.ENGINE:
-            return await narrate(script, voice, self.speech, wav, progress)
+            kept = step.run.spec.writes_artifact(names.section_audio(0))  # (not in a job of before)
+            cache = EarlierSections(step) if kept else None
+            return await narrate(script, voice, self.speech, wav, progress, cache, section_voices(script))
         config = step.config
         own = voice.slug == config.voice.slug  # (a chain names each preset once)
         ssml = config.ssml if own else config.fallback_ssml.get(voice.ssml_preset or "")

@@ -1,5 +1,6 @@
-"""Narrate a script: a WAV file and exact cue timings. The offline voice speaks sentence by
-sentence; a neural voice (`narrate_ssml`) speaks SSML chunks of many sentences.
+"""Narrate a script: a WAV file and exact cue timings. The offline voice speaks section by section,
+sentence by sentence (a section unchanged since the last recording is reused, see
+services.tts.sections); a neural voice (`narrate_ssml`) speaks SSML chunks of many sentences.
 
 Timings are counted in samples, so a cue's start is exactly where its audio starts in the file.
 The WAV is written as it is synthesized; only one sentence's audio is in memory at a time.
@@ -8,13 +9,14 @@ The WAV is written as it is synthesized; only one sentence's audio is in memory 
 from __future__ import annotations
 
 import wave
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
 from services.tts import ssml
 from services.tts.azure import Synthesizer
 from services.tts.espeak import Spoken
+from services.tts.sections import NoCache, SectionAudio, SectionCache, section_key, shifted
 from shared.config import SsmlPreset, VoicePreset
 from shared.cues import Cue, Cues, Word
 from shared.errors import PermanentError
@@ -49,47 +51,89 @@ def _words(sentence: str, spoken: Spoken, start: float, end: float) -> tuple[Wor
     return tuple(words)
 
 
+def _sections(script: Script) -> list[tuple[int, list[str]]]:
+    """The narration's sentences grouped by section (0: the spoken title), in speaking order."""
+    groups: list[tuple[int, list[str]]] = []
+    for section, sentence in script.narration():
+        if not groups or groups[-1][0] != section:
+            groups.append((section, []))
+        groups[-1][1].append(sentence)
+    return groups
+
+
+async def _speak(section: int, sentences: list[str], voice: VoicePreset, speech: Speech) -> SectionAudio:
+    """One section, sentence by sentence, with the voice's pauses between sentences."""
+    pcm = bytearray()
+    rate = 0
+    cues = []
+    for sentence in sentences:
+        spoken = await speech.speak(sentence, voice.voice, voice.rate_wpm, voice.pitch)
+        if rate and spoken.sample_rate != rate:
+            raise PermanentError(f"the voice {voice.voice} spoke at two sample rates")
+        rate = spoken.sample_rate
+        if pcm:
+            pcm.extend(b"\0\0" * (rate * voice.sentence_pause_ms // 1000))
+        start = len(pcm) // 2 / rate
+        pcm.extend(spoken.pcm)
+        end = len(pcm) // 2 / rate
+        words = _words(sentence, spoken, start, end)
+        cues.append(
+            Cue(
+                index=0, section=section, text=sentence, start=round(start, 3), end=round(end, 3), words=words
+            )
+        )
+    return SectionAudio(bytes(pcm), rate, tuple(cues))
+
+
 async def narrate(
-    script: Script, voice: VoicePreset, speech: Speech, wav_path: Path, progress: Progress
+    script: Script,
+    voice: VoicePreset,
+    speech: Speech,
+    wav_path: Path,
+    progress: Progress,
+    cache: SectionCache | None = None,
+    voices: Mapping[int, VoicePreset] | None = None,
 ) -> Cues:
-    spoken_order = script.narration()
-    if not spoken_order:
+    """Narrate section by section (`voices`: a section's own voice, else `voice`); a section the
+    `cache` holds for the same sentences and voice is reused instead of synthesized again."""
+    groups = _sections(script)
+    if not groups:
         raise PermanentError("the script has nothing to narrate; write or retry the script step")
+    cache = cache or NoCache()
+    voices = voices or {}
+    keys = [""] * (len(script.sections) + 1)
     cues: list[Cue] = []
     position = 0  # in samples
     rate = 0
     out: wave.Wave_write | None = None
     try:
-        previous_section = 0
-        for index, (section, sentence) in enumerate(spoken_order):
-            spoken = await speech.speak(sentence, voice.voice, voice.rate_wpm, voice.pitch)
+        for number, (section, sentences) in enumerate(groups):
+            speaker = voices.get(section, voice)
+            keys[section] = key = section_key(sentences, speaker)
+            audio = await cache.get(section, key)
+            line = said("section_of", n=number + 1, total=len(groups))
+            if audio is None:
+                audio = await _speak(section, sentences, speaker, speech)
+                await cache.put(section, key, audio)
+            else:
+                line = said("section_kept", n=number + 1, total=len(groups))
             if out is None:
-                rate = spoken.sample_rate
+                rate = audio.rate
                 out = _wav(wav_path, rate)
-            if index:
-                pause_ms = voice.section_pause_ms if section != previous_section else voice.sentence_pause_ms
-                silence = rate * pause_ms // 1000
+            elif audio.rate != rate:
+                raise PermanentError(
+                    f"section {section}'s voice {speaker.slug} speaks at {audio.rate} Hz and the others at"
+                    f" {rate} Hz; choose a voice of the same engine"
+                )
+            if number:
+                silence = rate * voice.section_pause_ms // 1000
                 out.writeframes(b"\0\0" * silence)
                 position += silence
-            start, samples = position / rate, len(spoken.pcm) // 2
-            end = (position + samples) / rate
-            out.writeframes(spoken.pcm)
-            position += samples
-            cues.append(
-                Cue(
-                    index=index,
-                    section=section,
-                    text=sentence,
-                    start=round(start, 3),
-                    end=round(end, 3),
-                    words=_words(sentence, spoken, start, end),
-                )
-            )
-            previous_section = section
-            await progress(
-                100 * (index + 1) / len(spoken_order),
-                said("sentence_of", n=index + 1, total=len(spoken_order)),
-            )
+            base = position / rate
+            cues += [shifted(cue, base, len(cues) + n) for n, cue in enumerate(audio.cues)]
+            out.writeframes(audio.pcm)
+            position += len(audio.pcm) // 2
+            await progress(100 * (number + 1) / len(groups), line)
     finally:
         if out is not None:
             out.close()
@@ -99,6 +143,7 @@ async def narrate(
         sample_rate=rate,
         duration=position / rate,
         cues=tuple(cues),
+        sections=tuple(keys),
     )
 
 

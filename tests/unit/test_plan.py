@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.render.plan import END_CARD, TITLE_CARD, Segment, plan_render, shots
+from services.render.plan import END_CARD, TITLE_CARD, Segment, plan_render, scene_count, shots
 from shared.cues import Cue, Cues, Word
 
 
@@ -163,3 +163,20 @@ def test_an_end_card_follows_the_narration_still_and_faded_into():
     assert len(fading_in) == 10 and fading_in[0].under.still[0] == 1  # from the last picture
     assert cards[-1].under is None and cards[-1].frames > 200  # then it holds
     assert plan_render(NARRATION, 30, 2, 2.0).total_frames == narration  # none unless asked
+
+
+def test_the_pictures_change_exactly_at_the_persons_scene_markers():
+    # given five sentences after the title, and markers at sentences 2 and 5 (and 9, not spoken)
+    many = cues(
+        [(0.0, 1.0, "Title.")] + [(1.0 + 2 * n, 2.8 + 2 * n, f"Sentence number {n}.") for n in range(1, 6)]
+    )
+    scenes = (2, 5, 9)
+    # when the render plans them
+    count = scene_count(many, 30, 3.0, scenes)
+    plan = plan_render(many, 30, count, 3.0, scenes=scenes)
+    # then there are three backgrounds: after the title card, at sentence 2 and at sentence 5
+    assert count == 3
+    assert [start for start, _ in plan.spans] == [30, round(5.0 * 30), round(11.0 * 30)]
+    # and without markers the same backgrounds are spread evenly, elsewhere
+    even = plan_render(many, 30, count, 3.0)
+    assert [start for start, _ in even.spans] != [start for start, _ in plan.spans]

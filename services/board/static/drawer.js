@@ -1,8 +1,10 @@
-// The job drawer: video, actions and six tabs (Info, Outline, Images, Script, Audio, Logs).
+// The job drawer: video, actions and six tabs (Info, Outline, Images, Script, Audio, Logs); at a
+// review the Script and Audio tabs are the script studio and the narration review (studio.js).
 // Everything shown comes from the API; job text is always set as text, never as HTML.
 import { api, ApiError, artifactJson, el, clipPlayer } from "./api.js";
 import { confirmInPage } from "./confirm.js";
 import { bytes, duration, errorText, t, when } from "./i18n.js";
+import { REVIEWS, narrationReview, scriptStudio } from "./studio.js";
 
 const EDITABLE = ["DRAFT", "READY"];
 
@@ -25,6 +27,7 @@ export class Drawer {
   }
 
   async open(id) {
+    this.loads = (this.loads || 0) + 1; // a refresh that started before this open must not undo it
     this.job = await api(`/api/v1/jobs/${id}`);
     this.root.hidden = false;
     this.render();
@@ -40,8 +43,11 @@ export class Drawer {
     this.pending = setTimeout(async () => {
       this.pending = null;
       if (!this.job || this.job.id !== card.id) return;
+      const loads = this.loads;
+      const fresh = await api(`/api/v1/jobs/${card.id}`);
+      if (loads !== this.loads || !this.job || this.job.id !== card.id) return;
       const before = this.job;
-      this.job = await api(`/api/v1/jobs/${card.id}`);
+      this.job = fresh;
       // keep what the person is doing: re-render only what changed
       if (before.state !== this.job.state || before.artifacts.length !== this.job.artifacts.length) this.render();
       else { this.renderMeta(); if (this.tab === "logs" || (this.tab === "info" && !EDITABLE.includes(this.job.state))) this.renderPanel(); }
@@ -140,8 +146,9 @@ export class Drawer {
     const panel = this.root.querySelector("#d-panel");
     const job = this.job;
     const tab = this.tab;
+    const drawn = (this.drawn = (this.drawn || 0) + 1); // the latest drawing wins, whichever ends first
     const content = await this[`tab_${tab}`](job);
-    if (this.job === job && this.tab === tab) panel.replaceChildren(...[content].flat());
+    if (this.drawn === drawn && this.job && this.job.id === job.id && this.tab === tab) panel.replaceChildren(...[content].flat());
   }
 
   async json(name) {
@@ -272,7 +279,8 @@ export class Drawer {
     return parts;
   }
 
-  async tab_script() {
+  async tab_script(job) {
+    if (REVIEWS.includes(job.state)) return scriptStudio(this, job);
     const script = await this.json("outline.json");
     if (!script) return el("p", { class: "empty" }, t("nothingYet"));
     return el("article", { class: "script" },
@@ -281,15 +289,18 @@ export class Drawer {
       script.sections.map((s) => [el("h4", {}, s.heading), s.paragraphs.map((p) => el("p", {}, p))]));
   }
 
-  async tab_audio() {
+  async tab_audio(job) {
     const audio = this.artifact("narration.wav");
     if (!audio) return el("p", { class: "empty" }, t("nothingYet"));
     const cues = await this.json("cues.json");
-    const player = el("audio", { controls: true, preload: "metadata", src: audio.url, class: "audio" });
+    // the content's hash in the address: a re-recorded narration keeps its name, not its sound
+    const player = el("audio", { controls: true, preload: "metadata", src: `${audio.url}?v=${audio.sha256.slice(0, 16)}`, class: "audio" });
     const list = el("ol", { class: "cues" }, (cues ? cues.cues : []).map((cue) => el("li", {},
       el("button", { class: "link", onclick: () => { player.currentTime = cue.start; player.play(); } }, duration(cue.start)),
       " ", cue.text)));
-    return [player, el("p", { class: "meta" }, `${duration(audio.metadata.duration_s)} · ${bytes(audio.size_bytes)}`), list];
+    const meta = el("p", { class: "meta" }, `${duration(audio.metadata.duration_s)} · ${bytes(audio.size_bytes)}`);
+    if (job.state === "TTS_DONE") return [player, meta, ...await narrationReview(this, job, player, cues)];
+    return [player, meta, list];
   }
 
   async tab_logs(job) {

@@ -52,7 +52,7 @@ const en = {
   msg_writing_script: "writing the script", msg_providers_skipped: "skipped {passed}",
   msg_provider_hands_over: "{failed}; {next} writes the script instead", msg_stage_reused: "{name} reused from an earlier attempt (not paid again)",
   msg_writing_stage: "writing {name} with {provider} ({chars} characters)", msg_attempt_refused: "attempt {attempt} refused: {problems}",
-  msg_sentence_of: "sentence {n} of {total}", msg_part_of: "part {n} of {total}",
+  msg_sentence_of: "sentence {n} of {total}", msg_part_of: "part {n} of {total}", msg_section_of: "section {n} of {total}", msg_section_kept: "section {n} of {total} (unchanged: kept from the last recording)",
   msg_voice_takes_over: "{failed}; {voice} takes over", msg_rendering_frames: "rendering {frames} frames",
   msg_encoder_falls_back: "{fallback}; rendering with libx264", msg_render_shares: "pictures {video}%, audio {audio}%",
   msg_muxing: "muxing video and audio", msg_saving_video: "saving the video",
@@ -111,7 +111,7 @@ const pt = {
   msg_writing_script: "escrevendo o roteiro", msg_providers_skipped: "pulados: {passed}",
   msg_provider_hands_over: "{failed}; {next} escreve o roteiro no lugar", msg_stage_reused: "{name} reaproveitado de uma tentativa anterior (sem novo custo)",
   msg_writing_stage: "escrevendo {name} com {provider} ({chars} caracteres)", msg_attempt_refused: "tentativa {attempt} recusada: {problems}",
-  msg_sentence_of: "frase {n} de {total}", msg_part_of: "parte {n} de {total}",
+  msg_sentence_of: "frase {n} de {total}", msg_part_of: "parte {n} de {total}", msg_section_of: "seção {n} de {total}", msg_section_kept: "seção {n} de {total} (sem mudanças: mantida da última gravação)",
   msg_voice_takes_over: "{failed}; {voice} assume a narração", msg_rendering_frames: "renderizando {frames} quadros",
   msg_encoder_falls_back: "{fallback}; renderizando com libx264", msg_render_shares: "imagens {video}%, áudio {audio}%",
   msg_muxing: "juntando vídeo e áudio", msg_saving_video: "salvando o vídeo",
@@ -137,6 +137,11 @@ function detected() {
 let current = dictionaries[localStorage.getItem("vfo.lang")] ? localStorage.getItem("vfo.lang") : detected();
 
 export function lang() { return current; }
+
+// A part of the page that brings its own texts (the script studio) adds them to a language here.
+export function addTexts(code, texts) {
+  if (dictionaries[code]) Object.assign(dictionaries[code], texts);
+}
 
 export function setLang(code) {
   current = dictionaries[code] ? code : "en";
