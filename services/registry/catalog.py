@@ -7,15 +7,19 @@ name an active item. Items read back from the database are not checked again (`r
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import espeakng_loader
 from pydantic import BaseModel, ValidationError
 
 from shared.config import (
     KINDS,
     LANGUAGES,
     PRESET_TYPES,
+    SAVING,
     Knowledge,
     Project,
     Prompt,
@@ -56,7 +60,7 @@ def parse(kind: str, slug: str, data: dict[str, Any]) -> BaseModel:
     """An item a person sends: unknown fields are refused at every level (a typo names its path)."""
     model, name = model_for(kind, slug)
     try:
-        return model.model_validate(data | {"slug": name}, extra="forbid")
+        return model.model_validate(data | {"slug": name}, extra="forbid", context=SAVING)
     except ValidationError as err:
         errors = describe(err.errors())
         for error, raw in zip(errors, err.errors(), strict=True):
@@ -98,8 +102,28 @@ def references(item: BaseModel) -> list[tuple[str, str, str]]:
     return refs
 
 
+@functools.cache
+def espeak_voices() -> frozenset[str]:
+    """The languages the offline engine speaks (its data's `lang` files), lowercased."""
+    found: set[str] = set()
+    for _, _, files in os.walk(os.path.join(espeakng_loader.get_data_path(), "lang")):
+        found |= {name.lower() for name in files}
+    return frozenset(found)
+
+
 async def check(item: BaseModel, exists: Exists) -> None:
     errors = []
+    if isinstance(item, VoicePreset) and item.engine == "espeak-ng":
+        language = item.voice.lower().partition("+")[0]
+        if language not in espeak_voices():
+            near = sorted(v for v in espeak_voices() if v.split("-")[0] == language.split("-")[0])
+            errors.append(
+                {
+                    "field": "voice",
+                    "message": f"eSpeak NG has no voice {item.voice!r}; use "
+                    + (", ".join(near) if near else "a language it speaks, like en-us, pt-br or es"),
+                }
+            )
     for field, kind, slug in references(item):
         if not await exists(kind, slug):
             message = f"no active {kind.removesuffix('s')} named {slug!r}; create it or fix the name"
