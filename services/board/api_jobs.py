@@ -30,6 +30,7 @@ from shared.auth import PROJECT_PATTERN, Caller, Role, requires
 from shared.errors import InvalidInput, TransitionRefused
 from shared.httpapi import refusals
 from shared.jobstate import Column, JobState, JobStateName
+from shared.pipeline import PAUSED_STATES
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[requires(Role.OPERATOR)])
 REFUSALS = refusals(401, 403, 404, 409, 422, 429)
@@ -38,14 +39,14 @@ FINAL = ("DONE", "FAILED", "CANCELLED")
 OFFSET_MAX = 10**9  # what a database's 64-bit OFFSET holds, with room to spare
 
 
-async def _settled(ctx: BoardContext, state: JobState) -> JobOut:
+async def settled(ctx: BoardContext, state: JobState) -> JobOut:
     """Wait (briefly) until the projection shows this write, so a following GET sees it."""
     stream = await ctx.store.load(state.job_id)
     await ctx.hub.wait_for(stream.last_seq, timeout=2.0)
     return queries.job_from_state(stream.state)
 
 
-async def _create(ctx: BoardContext, body: JobCreate, create: cmd.CreateJob) -> JobState:
+async def create_and_start(ctx: BoardContext, body: JobCreate, create: cmd.CreateJob) -> JobState:
     job_id = str(uuid.uuid4())
     with telemetry.span("create job", ctx.store.bus.service, job_id=job_id):
         state, _ = await ctx.store.execute(job_id, create)
@@ -60,8 +61,8 @@ async def _create(ctx: BoardContext, body: JobCreate, create: cmd.CreateJob) -> 
 async def create_job(body: JobCreate, ctx: Ctx, caller: Caller) -> JobOut:
     """Create a job (DRAFT -> READY). With `start`, run it until that column right away."""
     create = await inputs.create_command(ctx, body, caller.name, caller.project_for(body.project))
-    state = await _create(ctx, body, create)
-    return await _settled(ctx, state)
+    state = await create_and_start(ctx, body, create)
+    return await settled(ctx, state)
 
 
 @router.post(
@@ -90,7 +91,7 @@ async def import_batch(
             errors.append({"field": f"row {number}: {err.field}", "message": err.message})
     if errors:
         raise InvalidInput.of(errors, f"{len(errors)} problem(s); nothing was imported")
-    ids = [(await _create(ctx, body, create)).job_id for body, create in commands]
+    ids = [(await create_and_start(ctx, body, create)).job_id for body, create in commands]
     await ctx.hub.wait_for((await ctx.store.load(ids[-1])).last_seq, timeout=2.0)
     return BatchOut(count=len(ids), created=ids)
 
@@ -98,13 +99,13 @@ async def import_batch(
 @router.post("/retry-failed")
 async def retry_failed(ctx: Ctx, caller: Caller) -> BatchOut:
     """Retry every failed job (of the caller's project) from its failed step."""
-    failed = await queries.list_jobs(ctx.engine, "FAILED", 500, 0, caller.scope)
+    failed = await queries.list_jobs(ctx.engine, ["FAILED"], 500, 0, caller.scope)
     retried = []
     for job in failed.items:
         with contextlib.suppress(TransitionRefused):  # it moved on since the list was read
             state, _ = await ctx.store.execute(job.id, cmd.Resume(actor=caller.name), join_job_trace=True)
             retried.append(job.id)
-            await _settled(ctx, state)
+            await settled(ctx, state)
     return BatchOut(count=len(retried), created=retried)
 
 
@@ -118,10 +119,16 @@ async def list_jobs(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
+    waiting_review: Annotated[
+        bool, Query(description="only the jobs paused until a person reviews them and moves them on")
+    ] = False,
 ) -> JobList:
     """Jobs, newest first, a page at a time (`limit`, `offset`; `total` counts every match)."""
     scope = caller.scope if caller.scope is not None else project
-    return await queries.list_jobs(ctx.engine, state.value if state else None, limit, offset, scope)
+    states = [state.value] if state else []
+    if waiting_review:
+        states = [s for s in PAUSED_STATES if not states or s in states] or ["(none)"]
+    return await queries.list_jobs(ctx.engine, states, limit, offset, scope)
 
 
 @router.get("/{job_id}", responses=REFUSALS)
@@ -136,44 +143,53 @@ async def edit_job(job_id: uuid.UUID, body: JobUpdate, ctx: Ctx, caller: Caller)
     job = (await ctx.store.load(str(job_id))).state
     command = await inputs.configure_command(ctx, job, body, caller.name)
     state, _ = await ctx.store.execute(str(job_id), command, join_job_trace=True)
-    return await _settled(ctx, state)
+    return await settled(ctx, state)
 
 
-async def _command(ctx: BoardContext, caller: Caller, job_id: uuid.UUID, command: cmd.Command) -> JobOut:
+async def run_command(ctx: BoardContext, caller: Caller, job_id: uuid.UUID, command: cmd.Command) -> JobOut:
     # 404 for unknown ids, and for other projects' jobs, before anything is decided
     await queries.check_job(ctx.engine, str(job_id), caller.scope)
     state, _ = await ctx.store.execute(str(job_id), command, join_job_trace=True)
-    return await _settled(ctx, state)
+    return await settled(ctx, state)
 
 
 @router.put("/{job_id}/auto-video", responses=REFUSALS)
 async def set_job_auto_video(job_id: uuid.UUID, body: AutoVideo, ctx: Ctx, caller: Caller) -> JobOut:
     """Auto video for this job; switching it on moves a paused job along."""
-    return await _command(ctx, caller, job_id, cmd.SetAutoVideo(enabled=body.enabled, actor=caller.name))
+    return await run_command(ctx, caller, job_id, cmd.SetAutoVideo(enabled=body.enabled, actor=caller.name))
 
 
 @router.post("/{job_id}/move", responses=REFUSALS)
 async def move_job(job_id: uuid.UUID, body: MoveRequest, ctx: Ctx, caller: Caller) -> JobOut:
     """Drag a card: run the job until the column's step (refused with 409 when not allowed)."""
-    return await _command(ctx, caller, job_id, cmd.MoveToColumn(column=body.column, actor=caller.name))
+    return await run_command(ctx, caller, job_id, cmd.MoveToColumn(column=body.column, actor=caller.name))
 
 
 @router.post("/{job_id}/cancel", responses=REFUSALS)
 async def cancel_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> JobOut:
     """Stop the running step (a render in progress is killed within a second or two)."""
-    return await _command(ctx, caller, job_id, cmd.Cancel(actor=caller.name))
+    return await run_command(ctx, caller, job_id, cmd.Cancel(actor=caller.name))
 
 
 @router.post("/{job_id}/resume", responses=REFUSALS)
 async def resume_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> JobOut:
-    return await _command(ctx, caller, job_id, cmd.Resume(actor=caller.name))
+    return await run_command(ctx, caller, job_id, cmd.Resume(actor=caller.name))
 
 
-@router.post("/{job_id}/retry", responses=REFUSALS)
+@router.post("/{job_id}/retry", responses=REFUSALS | refusals(503))
 async def retry_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller, body: ResumeRequest | None = None) -> JobOut:
-    """Retry from the failed step; `instruction` is handed to a retried script step."""
-    resume = cmd.Resume(instruction=body.instruction if body else None, actor=caller.name)
-    return await _command(ctx, caller, job_id, resume)
+    """Retry from the failed step; `instruction` is handed to a retried script step. With
+    `current_config`, the recipe's items are resolved again first (a preset fixed since the job
+    failed), and the new versions are recorded in the job's events."""
+    config = None
+    if body is not None and body.current_config:
+        await queries.check_job(ctx.engine, str(job_id), caller.scope)
+        job = (await ctx.store.load(str(job_id))).state
+        if job.state not in (JobStateName.FAILED, JobStateName.CANCELLED):
+            raise TransitionRefused(str(job.state), "retry", "only failed or cancelled jobs can be retried")
+        config = await inputs.current_config(ctx, job)
+    resume = cmd.Resume(instruction=body.instruction if body else None, config=config, actor=caller.name)
+    return await run_command(ctx, caller, job_id, resume)
 
 
 async def _visible(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> None:
