@@ -370,8 +370,10 @@ def _render(d: _Decision, c: cmd.Render) -> None:
             f" this job is {job.state}"
         )
         raise TransitionRefused(str(job.state), "render", why)
+    assert job.run_config is not None
+    now = job.run_config.video.model_dump() | {"music": job.run_options.music}
     changed = RenderSettings.model_validate(
-        {k: v for k, v in c.settings.model_dump(exclude_none=True).items() if getattr(job.render, k) != v}
+        {k: v for k, v in c.settings.model_dump(exclude_none=True).items() if now[k] != v}
     )
     step = next(spec.name for spec in job.pipeline.in_column(Column.VIDEO))
     if (

@@ -36,6 +36,14 @@ const en = {
   ev_job_failed: "The job failed in {step}: {error}", ev_job_cancelled: "Cancelled: {reason}",
   ev_job_resumed: "Resumed at {step} (retry {retry_count})", ev_auto_video_set: "Auto video {state}",
   on: "on", off: "off", script: "script", tts: "narration", render: "render",
+  // review, render again, rescue (issue 14)
+  recipe: "Recipe", stepByStep: "Step by step (review each step)", waitingReview: "Waiting for your review", onlyWaitingReview: "Waiting for review",
+  reviewHint: "Waiting for your review: look at this step, then drag the card to the next column to go on.",
+  retryCurrentConfig: "Retry with the current configuration", duplicate: "Duplicate", duplicated: "{title} duplicated: the copy is in To do.",
+  renderSettings: "Render settings", captions: "Captions", captions_lines: "A line at a time", captions_words: "Large words", captions_off: "None",
+  endCardSeconds: "End card (seconds)", endCardText: "End card text", endCardTitle: "empty: the title", renderNow: "Render", renderAgain: "Render again",
+  renderStarted: "Rendering with these settings; the current video stays until the new one is saved.",
+  ev_config_refreshed: "Configuration resolved again (current versions) for the retry", ev_render_settings_changed: "Render settings changed: {changes}",
 };
 
 const pt = {
@@ -75,6 +83,14 @@ const pt = {
   ev_job_failed: "O trabalho falhou em {step}: {error}", ev_job_cancelled: "Cancelado: {reason}",
   ev_job_resumed: "Retomado em {step} (tentativa {retry_count})", ev_auto_video_set: "Vídeo automático {state}",
   on: "ligado", off: "desligado", script: "roteiro", tts: "narração", render: "renderização",
+  // revisão, renderizar de novo, resgate (issue 14)
+  recipe: "Receita", stepByStep: "Passo a passo (revisar cada etapa)", waitingReview: "Aguardando sua revisão", onlyWaitingReview: "Aguardando revisão",
+  reviewHint: "Aguardando sua revisão: confira esta etapa e arraste o cartão para a próxima coluna para continuar.",
+  retryCurrentConfig: "Tentar de novo com a configuração atual", duplicate: "Duplicar", duplicated: "{title} duplicado: a cópia está em A fazer.",
+  renderSettings: "Ajustes da renderização", captions: "Legendas", captions_lines: "Uma linha por vez", captions_words: "Palavras grandes", captions_off: "Nenhuma",
+  endCardSeconds: "Cartão final (segundos)", endCardText: "Texto do cartão final", endCardTitle: "vazio: o título", renderNow: "Renderizar", renderAgain: "Renderizar de novo",
+  renderStarted: "Renderizando com estes ajustes; o vídeo atual fica até o novo ser salvo.",
+  ev_config_refreshed: "Configuração resolvida de novo (versões atuais) para a nova tentativa", ev_render_settings_changed: "Ajustes da renderização alterados: {changes}",
 };
 
 const dictionaries = { en, "pt-BR": pt };
