@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,26 +38,55 @@ def _error(response: httpx.Response) -> str:
         return response.text[:300]
 
 
+@dataclass(frozen=True)
+class Choices:
+    """What `vfo make` asks for besides title and brief; unset ones are the recipe's or the board's."""
+
+    language: str = "en-US"
+    images: tuple[Path, ...] = ()
+    recipe: str | None = None
+    voice: str | None = None
+    shorts: int | None = None
+    music: str | Path | None = None  # a built-in bed, "none", or an audio file to upload
+
+
+async def _upload(client: httpx.AsyncClient, path: Path, field: str) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        response = await client.post("/api/v1/uploads", files={"file": (path.name, handle)})
+    if response.status_code != 201:
+        raise MakeFailed(f"{field}: {path}: {_error(response)}", response.status_code == 422)
+    uploaded: dict[str, Any] = response.json()
+    return uploaded
+
+
 async def make_video(
     board_url: str,
     headers: dict[str, str],
     title: str,
     brief: str,
-    language: str,
+    choices: Choices,
     out_dir: Path,
-    images: list[Path],
     console: Console,
 ) -> Path:
     timeout = httpx.Timeout(30, read=None)
     async with httpx.AsyncClient(base_url=board_url, headers=headers, timeout=timeout) as client:
-        uploads = []
-        for image in images:
-            with image.open("rb") as handle:
-                response = await client.post("/api/v1/uploads", files={"file": (image.name, handle)})
-            if response.status_code != 201:
-                raise MakeFailed(f"{image}: {_error(response)}", response.status_code == 422)
-            uploads.append(response.json()["id"])
-        body = {"title": title, "brief": brief, "language": language, "images": uploads, "start": "CONCLUIDO"}
+        uploads = [(await _upload(client, image, "image"))["id"] for image in choices.images]
+        body: dict[str, Any] = {
+            "title": title,
+            "brief": brief,
+            "language": choices.language,
+            "images": uploads,
+            "start": "CONCLUIDO",
+        }
+        if isinstance(choices.music, Path):
+            music = await _upload(client, choices.music, "music")
+            if music["kind"] != "audio":
+                raise MakeFailed(f"music: {choices.music} is not audio; give an audio file", True)
+            body["music"] = music["id"]
+        elif choices.music:
+            body["music"] = choices.music
+        body |= {"recipe": choices.recipe, "voice_preset": choices.voice, "shorts": choices.shorts}
+        body = {k: v for k, v in body.items() if v is not None}
         response = await client.post("/api/v1/jobs", json=body)
         if response.status_code != 201:
             raise MakeFailed(_error(response), response.status_code == 422)
@@ -72,10 +102,10 @@ async def make_video(
         saved = {}
         for artifact in job["artifacts"]:
             if artifact["step"] == "render":
-                suffix = Path(artifact["name"]).suffix
-                saved[artifact["name"]] = await _download(
-                    client, artifact["url"], out_dir / f"{stem}{suffix}"
-                )
+                name = artifact["name"]  # the video, thumbnail and subtitles by suffix; shorts by name
+                main = name in ("video.mp4", "thumbnail.jpg") or name.startswith("subtitles.")
+                dest = out_dir / (f"{stem}{Path(name).suffix}" if main else f"{stem}-{name}")
+                saved[name] = await _download(client, artifact["url"], dest)
             elif artifact["name"] == "metadata.json":  # title, description and tags, for publishing
                 await _download(client, artifact["url"], out_dir / f"{stem}.metadata.json")
         return saved["video.mp4"]
