@@ -17,7 +17,7 @@ from shared import names
 from shared.errors import TransitionRefused
 from shared.jobstate import JobState, evolve
 from shared.options import RenderSettings
-from shared.pipeline import COLUMN_ORDER, RUNNING_STATES, WORK_COLUMNS, Column
+from shared.pipeline import COLUMN_ORDER, PAUSED_STATES, RUNNING_STATES, WORK_COLUMNS, Column
 from shared.pipeline import JobStateName as S
 
 
@@ -391,6 +391,12 @@ def _render(d: _Decision, c: cmd.Render) -> None:
     reason = "rendered again with new settings" if job.state == S.DONE else "render requested"
     d.transition(S.RENDER_RUNNING, "user_action", reason, target=Column.CONCLUIDO)
     d.run_column(only=step)
+
+
+def waits_for_a_person(state: JobState) -> bool:
+    """Paused where nothing but a person moves the job on (a review pause, or Auto video off and no
+    target further): going on by itself would decide nothing."""
+    return state.state in PAUSED_STATES and not decide(state, cmd.Advance())
 
 
 def decide(state: JobState, command: cmd.Command) -> list[ev.Event]:

@@ -93,6 +93,11 @@ async def make_video(
         job_id = response.json()["id"]
         console.print(f"[bold]Job[/bold] {job_id}  {board_url}/api/v1/jobs/{job_id}")
         job = await _follow(client, job_id, console)
+        if job.get("waiting_review"):
+            raise MakeFailed(
+                f"the job waits for your review at {job['state']} (its recipe pauses there);"
+                f" open {board_url} and move its card on"
+            )
         if job["state"] != "DONE":
             raise MakeFailed(
                 f"the job ended {job['state']} in step {job.get('failed_step')}: {job.get('last_error')}"
@@ -129,7 +134,7 @@ async def _follow(client: httpx.AsyncClient, job_id: str, console: Console) -> d
                 for step in job["steps"]:
                     if step["step"] in bars:
                         progress.update(bars[step["step"]], completed=step["percent"])
-                if job["state"] in FINAL:
+                if job["state"] in FINAL or job.get("waiting_review"):
                     break
         return job
 

@@ -30,7 +30,6 @@ from shared.auth import PROJECT_PATTERN, Caller, Role, requires
 from shared.errors import InvalidInput, TransitionRefused
 from shared.httpapi import refusals
 from shared.jobstate import Column, JobState, JobStateName
-from shared.pipeline import PAUSED_STATES
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[requires(Role.OPERATOR)])
 REFUSALS = refusals(401, 403, 404, 409, 422, 429)
@@ -99,7 +98,7 @@ async def import_batch(
 @router.post("/retry-failed")
 async def retry_failed(ctx: Ctx, caller: Caller) -> BatchOut:
     """Retry every failed job (of the caller's project) from its failed step."""
-    failed = await queries.list_jobs(ctx.engine, ["FAILED"], 500, 0, caller.scope)
+    failed = await queries.list_jobs(ctx.engine, "FAILED", 500, 0, caller.scope)
     retried = []
     for job in failed.items:
         with contextlib.suppress(TransitionRefused):  # it moved on since the list was read
@@ -125,10 +124,8 @@ async def list_jobs(
 ) -> JobList:
     """Jobs, newest first, a page at a time (`limit`, `offset`; `total` counts every match)."""
     scope = caller.scope if caller.scope is not None else project
-    states = [state.value] if state else []
-    if waiting_review:
-        states = [s for s in PAUSED_STATES if not states or s in states] or ["(none)"]
-    return await queries.list_jobs(ctx.engine, states, limit, offset, scope)
+    value = state.value if state else None
+    return await queries.list_jobs(ctx.engine, value, limit, offset, scope, waiting_review)
 
 
 @router.get("/{job_id}", responses=REFUSALS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -37,7 +37,7 @@ def _columns(names: Iterable[str]) -> list[Any]:
     return [t.jobs.c["board_column" if name == "column" else name] for name in names]
 
 
-DERIVED = ("eta_s", "waiting_review")  # computed, not stored
+DERIVED = ("eta_s",)  # computed, not stored
 JOB_COLUMNS = _columns(name for name in JobOut.model_fields if name not in DERIVED)
 # a card, and what its ETA reads
 CARD_COLUMNS = [
@@ -102,14 +102,21 @@ async def _steps_of(conn: AsyncConnection, job_ids: list[str]) -> dict[str, list
 
 
 async def list_jobs(
-    engine: AsyncEngine, states: Sequence[str], limit: int, offset: int, project: str | None
+    engine: AsyncEngine,
+    state: str | None,
+    limit: int,
+    offset: int,
+    project: str | None,
+    waiting_review: bool = False,
 ) -> JobList:
-    """A page of jobs (in one of `states`; none: any), newest first; `project` None: every project."""
+    """A page of jobs, newest first; `project` None means every project; `waiting_review`: only the
+    jobs paused until a person moves them on."""
     query = select(*JOB_COLUMNS)
     count = select(func.count()).select_from(t.jobs)
-    if states:
-        where = t.jobs.c.state.in_(list(states))
-        query, count = query.where(where), count.where(where)
+    if state:
+        query, count = query.where(t.jobs.c.state == state), count.where(t.jobs.c.state == state)
+    if waiting_review:
+        query, count = query.where(t.jobs.c.waiting_review), count.where(t.jobs.c.waiting_review)
     if project is not None:
         query, count = query.where(t.jobs.c.project == project), count.where(t.jobs.c.project == project)
     query = query.order_by(t.jobs.c.created_at.desc(), t.jobs.c.id).limit(limit).offset(offset)

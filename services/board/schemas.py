@@ -6,21 +6,12 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StringConstraints,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 from shared.config import LANGUAGES, MUSIC_BEDS, UPLOAD_ID, check_music
 from shared.httpapi import ErrorOut as ErrorOut  # re-exported for the routes
 from shared.jobstate import Column
 from shared.options import CaptionStyle, DurationPreset, StoryType, VisualMode
-from shared.pipeline import PAUSED_STATES
 
 TITLE_MAX = 200
 BRIEF_MAX = 20_000
@@ -244,12 +235,7 @@ class _JobSummary(BaseModel):
     last_error: str | None
     created_at: datetime
     updated_at: datetime
-    waiting_review: bool = Field(default=False, description="paused until a person moves it on")
-
-    @model_validator(mode="after")
-    def _paused(self) -> _JobSummary:
-        self.waiting_review = self.state in PAUSED_STATES
-        return self
+    waiting_review: bool = Field(description="paused until a person reviews it and moves it on")
 
 
 class JobOut(_JobSummary):

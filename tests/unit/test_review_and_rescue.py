@@ -7,10 +7,10 @@ import pytest
 
 from shared import commands as cmd
 from shared.config import Recipe, VideoPreset
-from shared.decide import decide, input_hash
+from shared.decide import decide, input_hash, waits_for_a_person
 from shared.errors import TransitionRefused
 from shared.events import ConfigRefreshed, RenderSettingsChanged, StepRequested
-from shared.jobstate import Column, JobState, JobStateName
+from shared.jobstate import Column, JobState, JobStateName, evolve
 from shared.options import JobOptions, RenderSettings
 from tests.unit.test_machine import apply, config, run_step
 
@@ -151,3 +151,20 @@ def test_render_settings_outlive_a_refreshed_config():
     assert state.run_config is not None and state.run_config.video.captions == "words"
     refreshed = state.model_copy(update={"config": config().model_copy(update={"versions": {"x": 3}})})
     assert refreshed.run_config is not None and refreshed.run_config.video.captions == "words"
+
+
+def test_a_job_waits_for_a_person_only_where_nothing_else_moves_it_on():
+    # a step-by-step job after its script, Auto video on: waits
+    wizard = finished(apply(job(step_by_step=True), cmd.MoveToColumn(column=Column.ROTEIRO)), "script")
+    assert waits_for_a_person(wizard)
+    # an ordinary job with Auto video on, seen between the script's end and what follows: does not
+    running = apply(job(), cmd.MoveToColumn(column=Column.ROTEIRO))
+    attempt = running.step("script").attempt
+    running = apply(running, cmd.StartStep(step="script", attempt=attempt, worker="w"))
+    completed = decide(running, cmd.CompleteStep(step="script", attempt=attempt, duration_s=1.0))[0]
+    between = evolve(running, completed)
+    assert between.state == S.SCRIPT_DONE and not waits_for_a_person(between)
+    # Auto video off and no target further: waits; a running or finished job: does not
+    paused = finished(apply(job(auto_video=False), cmd.MoveToColumn(column=Column.ROTEIRO)), "script")
+    assert paused.state == S.SCRIPT_DONE and waits_for_a_person(paused)
+    assert not waits_for_a_person(running) and not waits_for_a_person(done())
