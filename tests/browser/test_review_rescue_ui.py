@@ -7,12 +7,10 @@ from __future__ import annotations
 import httpx
 from playwright.async_api import Page, expect
 
-from shared.bus import Bus
-from shared.config import VoicePreset, config_key
 from tests.browser.conftest import screenshot
 from tests.browser.test_board_ui import card
 from tests.conftest import BRIEF, wait_for_state
-from tests.integration.test_review_rescue_api import tiny_recipe
+from tests.integration.test_review_rescue_api import tiny_recipe, unchecked_voice
 from vfo.stack import Stack
 
 
@@ -62,11 +60,7 @@ async def test_rescue_a_job_that_failed_on_its_configuration(
     page: Page, client: httpx.AsyncClient, stack: Stack
 ):
     # given a job that failed on a voice preset saved before presets were checked
-    bus = await Bus.connect(stack.settings.nats_url or "", "test")
-    kv = await bus.config()
-    broken = VoicePreset(slug="fixme", voice="zz-nowhere").model_dump_json().encode()
-    await kv.put(config_key("preset.voice", "fixme"), broken)
-    await bus.close()
+    await unchecked_voice(stack, "fixme", "zz-nowhere")
     recipe = await tiny_recipe(client)
     body = {
         "title": "Rescued",

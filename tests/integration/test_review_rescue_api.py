@@ -32,6 +32,16 @@ async def tiny_recipe(client: httpx.AsyncClient) -> str:
     return "tiny-story"
 
 
+async def unchecked_voice(stack: Stack, slug: str, voice: str) -> None:
+    """A voice preset as one saved before presets were checked: straight into KV."""
+    bus = await Bus.connect(stack.settings.nats_url or "", "test")
+    kv = await bus.config()
+    await kv.put(
+        config_key("preset.voice", slug), VoicePreset(slug=slug, voice=voice).model_dump_json().encode()
+    )
+    await bus.close()
+
+
 async def new_job(client: httpx.AsyncClient, **fields: object) -> dict:
     response = await client.post("/api/v1/jobs", json={"title": "A job", "brief": BRIEF} | fields)
     assert response.status_code == 201, response.text
@@ -172,14 +182,8 @@ async def test_render_refusals(client: httpx.AsyncClient):
 
 
 async def test_a_job_that_failed_on_its_configuration_is_rescued(client: httpx.AsyncClient, stack: Stack):
-    # given a voice preset saved before presets were checked (straight into KV): narration fails
-    bus = await Bus.connect(stack.settings.nats_url or "", "test")
-    kv = await bus.config()
-    await kv.put(
-        config_key("preset.voice", "fixme"),
-        VoicePreset(slug="fixme", voice="zz-nowhere").model_dump_json().encode(),
-    )
-    await bus.close()
+    # given a voice preset saved before presets were checked: narration fails
+    await unchecked_voice(stack, "fixme", "zz-nowhere")
     recipe = await tiny_recipe(client)
     job = await new_job(client, recipe=recipe, voice_preset="fixme", start="CONCLUIDO")
     failed = await wait_for_state(client, job["id"], ("FAILED",))
