@@ -54,6 +54,10 @@ async def test_a_recipe_chosen_in_the_form_and_step_by_step_pauses_with_auto_vid
     narrated = card(page, "Reviewed short", "NARRACAO")
     await expect(narrated).to_have_attribute("data-state", "TTS_DONE", timeout=60_000)
     await expect(narrated.locator(".card-review")).to_be_visible()
+    # and the page says so in Portuguese too
+    await page.click('[data-ui-lang="pt-BR"]')
+    await expect(narrated.locator(".card-review")).to_have_text("Aguardando sua revisão")
+    await expect(page.locator("#filter-review + span")).to_have_text("Aguardando revisão")
 
 
 async def test_rescue_a_job_that_failed_on_its_configuration(

@@ -98,6 +98,27 @@ async def test_step_by_step_pauses_with_auto_video_on_and_the_list_filters_what_
     assert again["state"] == "TTS_DONE"
 
 
+async def test_a_template_keeps_the_recipe_and_step_by_step(client: httpx.AsyncClient):
+    # given a template saved with a recipe and step by step
+    body = {"name": "Reviewed shorts", "recipe": "vertical-short", "step_by_step": True}
+    saved = await client.put("/api/v1/templates/reviewed-shorts", json=body)
+    assert saved.status_code == 200, saved.text
+    options = (await client.get("/api/v1/options")).json()
+    (template,) = options["templates"]
+    assert (template["recipe"], template["step_by_step"]) == ("vertical-short", True)
+    assert "vertical-short" in [r["slug"] for r in options["recipes"]]
+    assert options["default_recipe"] == "narrated-story"
+    # when a job is made from it
+    job = await new_job(client, template="reviewed-shorts")
+    detail = (await client.get(f"/api/v1/jobs/{job['id']}")).json()
+    # then it has both
+    assert detail["config"]["recipe"]["slug"] == "vertical-short"
+    assert detail["options"]["step_by_step"] is True
+    # and a template naming a recipe that does not exist is refused, naming the field
+    bad = await client.put("/api/v1/templates/bad", json={"name": "Bad", "recipe": "nope"})
+    assert bad.status_code == 422 and bad.json()["field"] == "recipe"
+
+
 def _quiet_floor(video: bytes) -> float:
     """The 10th percentile of the audio's loudness over 50 ms windows (dBFS): the level between
     sentences, where only music can sound."""
