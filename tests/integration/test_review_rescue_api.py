@@ -166,6 +166,35 @@ async def test_render_again_redoes_only_the_render_and_the_new_video_has_the_mus
     # rendering again with nothing changed is refused
     same = await client.post(f"/api/v1/jobs/{job['id']}/render", json={"music": "bright"})
     assert same.status_code == 409 and "already has these settings" in same.json()["message"]
+    # when captions are turned off, the frames lose them at the bottom and keep the rest
+    await client.post(f"/api/v1/jobs/{job['id']}/render", json={"captions": "off"})
+    clean = await wait_for_state(client, job["id"], ("DONE", "FAILED"))
+    assert clean["state"] == "DONE" and clean["render_settings"] == {"music": "bright", "captions": "off"}
+    bare = (await client.get(url)).content
+    top, bottom = _difference(new, bare)
+    assert bottom > 2.5 * top, (top, bottom)  # measured: 4.6 times
+
+
+def _difference(a: bytes, b: bytes) -> tuple[float, float]:
+    """How much two videos' frames differ, summed over a frame a second: (top third, bottom third)."""
+    frames = []
+    for video in (a, b):
+        with av.open(io.BytesIO(video)) as container:
+            stream = container.streams.video[0]
+            rate = round(float(stream.average_rate))
+            frames.append(
+                [
+                    f.to_ndarray(format="gray").astype(np.float64)
+                    for n, f in enumerate(container.decode(stream))
+                    if n % rate == 0
+                ]
+            )
+    top = bottom = 0.0
+    for one, other in zip(*frames, strict=False):
+        third = one.shape[0] // 3
+        top += float(np.abs(one[:third] - other[:third]).mean())
+        bottom += float(np.abs(one[-third:] - other[-third:]).mean())
+    return top, bottom
 
 
 async def test_render_refusals(client: httpx.AsyncClient):

@@ -163,3 +163,10 @@ def test_an_end_card_follows_the_narration_still_and_faded_into():
     assert len(fading_in) == 10 and fading_in[0].under.still[0] == 1  # from the last picture
     assert cards[-1].under is None and cards[-1].frames > 200  # then it holds
     assert plan_render(NARRATION, 30, 2, 2.0).total_frames == narration  # none unless asked
+
+
+def test_captions_off_leave_the_pictures_clean_and_the_timeline_whole():
+    plan = plan_render(NARRATION, 30, 2, 3.0, style="off")
+    assert not [s for s in plan.segments if s.caption]
+    assert sum(s.frames for s in plan.segments) == plan.total_frames == round(9.9 * 30)
+    assert plan.spans == plan_render(NARRATION, 30, 2, 3.0).spans  # the backgrounds change as before
