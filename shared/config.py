@@ -155,6 +155,17 @@ class ScriptPreset(_Item):
     providers: tuple[str, ...] = ()
     max_attempts: int = Field(default=3, ge=1, le=6, description="tries when the script fails a validator")
 
+    @field_validator("providers")
+    @classmethod
+    def _each_once(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if saving(info):
+            twice = sorted({slug for slug in value if value.count(slug) > 1})
+            if twice:
+                raise ValueError(f"names {', '.join(twice)} more than once; list each provider once")
+            if len(value) > 5:
+                raise ValueError("lists more than 5 providers; a script waits for each one that fails")
+        return value
+
     @property
     def order(self) -> tuple[str, ...]:
         return self.providers or (self.generator,)

@@ -64,6 +64,13 @@ async def test_config_that_would_crash_later_is_refused_naming_the_field(client:
             "256",
         ),
         ("recipes", {"slug": "r", "checkpoints": ["render"]}, "checkpoints", "last step"),
+        ("presets", {"slug": "script.twice", "providers": ["x", "x"]}, "providers", "more than once"),
+        (
+            "providers",
+            {"slug": "hot", "type": "llm", "engine": "openai", "settings": {"temperature": 9}},
+            "settings",
+            "temperature",
+        ),
     ]
     for kind, body, field, words in cases:
         # when it is saved
