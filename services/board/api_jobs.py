@@ -1,4 +1,5 @@
-"""`/api/v1/jobs`: create (one, or a batch), list, read, edit, drive and follow jobs."""
+"""`/api/v1/jobs`: create (one, or a batch), list, read, edit, drive and follow jobs; render one
+again with changed render settings, duplicate one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, UploadFile, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from services.board import batch, inputs, queries
@@ -16,12 +17,14 @@ from services.board.context import BoardContext, Ctx
 from services.board.schemas import (
     AutoVideo,
     BatchOut,
+    DuplicateRequest,
     JobCreate,
     JobDetail,
     JobList,
     JobOut,
     JobUpdate,
     MoveRequest,
+    RenderRequest,
     ResumeRequest,
 )
 from shared import commands as cmd
@@ -30,6 +33,7 @@ from shared.auth import PROJECT_PATTERN, Caller, Role, requires
 from shared.errors import InvalidInput, TransitionRefused
 from shared.httpapi import refusals
 from shared.jobstate import Column, JobState, JobStateName
+from shared.options import RenderSettings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[requires(Role.OPERATOR)])
 REFUSALS = refusals(401, 403, 404, 409, 422, 429)
@@ -38,14 +42,14 @@ FINAL = ("DONE", "FAILED", "CANCELLED")
 OFFSET_MAX = 10**9  # what a database's 64-bit OFFSET holds, with room to spare
 
 
-async def settled(ctx: BoardContext, state: JobState) -> JobOut:
+async def _settled(ctx: BoardContext, state: JobState) -> JobOut:
     """Wait (briefly) until the projection shows this write, so a following GET sees it."""
     stream = await ctx.store.load(state.job_id)
     await ctx.hub.wait_for(stream.last_seq, timeout=2.0)
     return queries.job_from_state(stream.state)
 
 
-async def create_and_start(ctx: BoardContext, body: JobCreate, create: cmd.CreateJob) -> JobState:
+async def _create(ctx: BoardContext, body: JobCreate, create: cmd.CreateJob) -> JobState:
     job_id = str(uuid.uuid4())
     with telemetry.span("create job", ctx.store.bus.service, job_id=job_id):
         state, _ = await ctx.store.execute(job_id, create)
@@ -60,8 +64,8 @@ async def create_and_start(ctx: BoardContext, body: JobCreate, create: cmd.Creat
 async def create_job(body: JobCreate, ctx: Ctx, caller: Caller) -> JobOut:
     """Create a job (DRAFT -> READY). With `start`, run it until that column right away."""
     create = await inputs.create_command(ctx, body, caller.name, caller.project_for(body.project))
-    state = await create_and_start(ctx, body, create)
-    return await settled(ctx, state)
+    state = await _create(ctx, body, create)
+    return await _settled(ctx, state)
 
 
 @router.post(
@@ -90,7 +94,7 @@ async def import_batch(
             errors.append({"field": f"row {number}: {err.field}", "message": err.message})
     if errors:
         raise InvalidInput.of(errors, f"{len(errors)} problem(s); nothing was imported")
-    ids = [(await create_and_start(ctx, body, create)).job_id for body, create in commands]
+    ids = [(await _create(ctx, body, create)).job_id for body, create in commands]
     await ctx.hub.wait_for((await ctx.store.load(ids[-1])).last_seq, timeout=2.0)
     return BatchOut(count=len(ids), created=ids)
 
@@ -104,7 +108,7 @@ async def retry_failed(ctx: Ctx, caller: Caller) -> BatchOut:
         with contextlib.suppress(TransitionRefused):  # it moved on since the list was read
             state, _ = await ctx.store.execute(job.id, cmd.Resume(actor=caller.name), join_job_trace=True)
             retried.append(job.id)
-            await settled(ctx, state)
+            await _settled(ctx, state)
     return BatchOut(count=len(retried), created=retried)
 
 
@@ -140,37 +144,37 @@ async def edit_job(job_id: uuid.UUID, body: JobUpdate, ctx: Ctx, caller: Caller)
     job = (await ctx.store.load(str(job_id))).state
     command = await inputs.configure_command(ctx, job, body, caller.name)
     state, _ = await ctx.store.execute(str(job_id), command, join_job_trace=True)
-    return await settled(ctx, state)
+    return await _settled(ctx, state)
 
 
-async def run_command(ctx: BoardContext, caller: Caller, job_id: uuid.UUID, command: cmd.Command) -> JobOut:
+async def _command(ctx: BoardContext, caller: Caller, job_id: uuid.UUID, command: cmd.Command) -> JobOut:
     # 404 for unknown ids, and for other projects' jobs, before anything is decided
     await queries.check_job(ctx.engine, str(job_id), caller.scope)
     state, _ = await ctx.store.execute(str(job_id), command, join_job_trace=True)
-    return await settled(ctx, state)
+    return await _settled(ctx, state)
 
 
 @router.put("/{job_id}/auto-video", responses=REFUSALS)
 async def set_job_auto_video(job_id: uuid.UUID, body: AutoVideo, ctx: Ctx, caller: Caller) -> JobOut:
     """Auto video for this job; switching it on moves a paused job along."""
-    return await run_command(ctx, caller, job_id, cmd.SetAutoVideo(enabled=body.enabled, actor=caller.name))
+    return await _command(ctx, caller, job_id, cmd.SetAutoVideo(enabled=body.enabled, actor=caller.name))
 
 
 @router.post("/{job_id}/move", responses=REFUSALS)
 async def move_job(job_id: uuid.UUID, body: MoveRequest, ctx: Ctx, caller: Caller) -> JobOut:
     """Drag a card: run the job until the column's step (refused with 409 when not allowed)."""
-    return await run_command(ctx, caller, job_id, cmd.MoveToColumn(column=body.column, actor=caller.name))
+    return await _command(ctx, caller, job_id, cmd.MoveToColumn(column=body.column, actor=caller.name))
 
 
 @router.post("/{job_id}/cancel", responses=REFUSALS)
 async def cancel_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> JobOut:
     """Stop the running step (a render in progress is killed within a second or two)."""
-    return await run_command(ctx, caller, job_id, cmd.Cancel(actor=caller.name))
+    return await _command(ctx, caller, job_id, cmd.Cancel(actor=caller.name))
 
 
 @router.post("/{job_id}/resume", responses=REFUSALS)
 async def resume_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> JobOut:
-    return await run_command(ctx, caller, job_id, cmd.Resume(actor=caller.name))
+    return await _command(ctx, caller, job_id, cmd.Resume(actor=caller.name))
 
 
 @router.post("/{job_id}/retry", responses=REFUSALS | refusals(503))
@@ -186,7 +190,36 @@ async def retry_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller, body: ResumeReq
             raise TransitionRefused(str(job.state), "retry", "only failed or cancelled jobs can be retried")
         config = await inputs.current_config(ctx, job)
     resume = cmd.Resume(instruction=body.instruction if body else None, config=config, actor=caller.name)
-    return await run_command(ctx, caller, job_id, resume)
+    return await _command(ctx, caller, job_id, resume)
+
+
+@router.post("/{job_id}/render", responses=REFUSALS)
+async def render_job(
+    job_id: uuid.UUID, ctx: Ctx, caller: Caller, body: Annotated[RenderRequest | None, Body()] = None
+) -> JobOut:
+    """Render at RENDER_READY, or again on a finished video, after changing what only the render
+    uses (music, captions, end card). Script and narration are not redone; the old video stays
+    downloadable until the new one replaces it. 409 while a step runs, or when nothing changed."""
+    await queries.check_job(ctx.engine, str(job_id), caller.scope)
+    settings = RenderSettings.model_validate((body or RenderRequest()).model_dump(exclude_none=True))
+    job = (await ctx.store.load(str(job_id))).state
+    await inputs.check_music(ctx, settings.music, job.project)
+    return await _command(ctx, caller, job_id, cmd.Render(settings=settings, actor=caller.name))
+
+
+@router.post("/{job_id}/duplicate", status_code=status.HTTP_201_CREATED, responses=REFUSALS | refusals(503))
+async def duplicate_job(
+    job_id: uuid.UUID, ctx: Ctx, caller: Caller, body: Annotated[DuplicateRequest | None, Body()] = None
+) -> JobOut:
+    """A new job from this one's inputs (title, brief, options, uploads), in its project, with the
+    recipe's current configuration; the old job stays as it is."""
+    await queries.check_job(ctx.engine, str(job_id), caller.scope)
+    job = (await ctx.store.load(str(job_id))).state
+    create = await inputs.duplicate_command(ctx, job, caller.name)
+    start = body.start if body else None
+    fields = JobCreate(title=job.title, brief=job.brief, start=start)
+    state = await _create(ctx, fields, create)
+    return await _settled(ctx, state)
 
 
 async def _visible(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> None:

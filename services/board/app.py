@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.board import api_admin, api_board, api_files, api_jobs, api_rework, api_session
+from services.board import api_admin, api_board, api_files, api_jobs, api_session
 from services.board.context import BoardContext
 from shared import httpapi, metrics
 from shared.auth import Access, Caller
@@ -31,7 +31,6 @@ def create_app(context: BoardContext, access: Access) -> FastAPI:
     httpapi.install(app)
     app.include_router(api_session.router)
     app.include_router(api_jobs.router)
-    app.include_router(api_rework.router)
     app.include_router(api_board.router)
     app.include_router(api_files.router)
     app.include_router(api_admin.router)
