@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.config import JobConfig
 from shared.events import Scalar, VersionFile
 from shared.jobstate import Column
-from shared.options import JobOptions
+from shared.options import JobOptions, RenderSettings
 
 
 class Command(BaseModel):
@@ -27,6 +27,7 @@ class _JobInputs(Command):
 class CreateJob(_JobInputs):
     config: JobConfig
     project: str = "default"
+    duplicate_of: str | None = None
 
 
 class Configure(_JobInputs):
@@ -57,9 +58,18 @@ class Cancel(Command):
 
 
 class Resume(Command):
-    """Start again from the step that failed or was cancelled; `instruction` feeds a retried step."""
+    """Start again from the step that failed or was cancelled; `instruction` feeds a retried step;
+    `config`, the recipe's items resolved again (a retry with the current configuration)."""
 
     instruction: str | None = Field(default=None, max_length=4000)
+    config: JobConfig | None = None
+
+
+class Render(Command):
+    """Render (again) at RENDER_READY or on a finished video, with `settings` changed first;
+    script and narration stay as they are."""
+
+    settings: RenderSettings = RenderSettings()
 
 
 class StartStep(Command):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from shared.pipeline import PIPELINE, Pipeline, Step
 
@@ -40,6 +40,38 @@ def template_variables(template: str) -> set[str]:
     return set(TEMPLATE_VARIABLE.findall(template))
 
 
+# Saving an item (the registry, `catalog.parse`) validates with this context and gets the bounds
+# below, which keep a preset from crashing the step that uses it. Reading an item back (a job's
+# snapshot in its events, the KV bucket) does not: an item saved before a bound existed stays
+# readable, and a job that failed on it can be retried once the item is fixed.
+SAVING = {"saving": True}
+
+
+def saving(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("saving"))
+
+
+def _within(value: float, low: float, high: float, unit: str, why: str) -> None:
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low:g} and {high:g} {unit} ({why})".replace("  ", " "))
+
+
+BITRATE = re.compile(r"^([0-9]+)([kM])$")
+
+
+def _kbps(value: str) -> int:
+    found = BITRATE.match(value)
+    assert found is not None, "checked by the field's pattern"
+    return int(found[1]) * (1000 if found[2] == "M" else 1)
+
+
+ESPEAK_VOICE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})*(\+[a-z0-9]+)?")  # en-us, es-419, en-us+f3
+AZURE_VOICE = re.compile(r"[a-z]{2,3}-[A-Za-z0-9]{2,4}-[A-Za-z0-9:]+Neural")  # en-US-AvaNeural
+PROSODY = re.compile(r"^[+-]?[0-9]{1,3}(\.[0-9]+)?%$")
+# Azure's relative prosody that still sounds like speech: rate, pitch, volume (percent)
+PROSODY_BOUNDS = {"prosody_rate": (-50, 100), "prosody_pitch": (-50, 50), "prosody_volume": (-100, 100)}
+
+
 class _Item(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -63,6 +95,13 @@ class Prompt(_Item):
     knowledge_tiers: tuple[int, ...] = ()
     language: str | None = None
 
+    @field_validator("max_tokens")
+    @classmethod
+    def _room_to_answer(cls, value: int, info: ValidationInfo) -> int:
+        if saving(info):
+            _within(value, 256, 64_000, "tokens", "fewer cuts a script off in its first lines")
+        return value
+
     @field_validator("user_template")
     @classmethod
     def _known_variables(cls, value: str) -> str:
@@ -83,6 +122,31 @@ class Provider(_Item):
         default=None, pattern=r"^[A-Z][A-Z0-9_]{0,63}$", description="env variable with the key"
     )
 
+    @field_validator("settings")
+    @classmethod
+    def _known_settings(
+        cls, value: dict[str, str | int | float | bool], info: ValidationInfo
+    ) -> dict[str, str | int | float | bool]:
+        if not saving(info):
+            return value
+        bounds = {
+            "max_retries": (0, 10, "retries", "more only delays a failure"),
+            "temperature": (0, 2, "", "what OpenAI-compatible servers accept"),
+            "input_usd_per_mtok": (0, 1000, "USD", "a price per million tokens"),
+            "output_usd_per_mtok": (0, 1000, "USD", "a price per million tokens"),
+        }
+        for name, (low, high, unit, why) in bounds.items():
+            if name not in value:
+                continue
+            number = value[name]
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise ValueError(f"{name} must be a number between {low} and {high}")
+            try:
+                _within(number, low, high, unit, why)
+            except ValueError as err:
+                raise ValueError(f"{name} {err}") from None
+        return value
+
 
 class ScriptPreset(_Item):
     generator: str = "offline-draft"
@@ -90,6 +154,17 @@ class ScriptPreset(_Item):
     # variable is unset, or whose endpoint cannot be reached, hands over to the next).
     providers: tuple[str, ...] = ()
     max_attempts: int = Field(default=3, ge=1, le=6, description="tries when the script fails a validator")
+
+    @field_validator("providers")
+    @classmethod
+    def _each_once(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if saving(info):
+            twice = sorted({slug for slug in value if value.count(slug) > 1})
+            if twice:
+                raise ValueError(f"names {', '.join(twice)} more than once; list each provider once")
+            if len(value) > 5:
+                raise ValueError("lists more than 5 providers; a script waits for each one that fails")
+        return value
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -124,6 +199,31 @@ class VoicePreset(_Item):
         (`en-US-AndrewMultilingualNeural`: en), eSpeak NG's are language tags (`pt-br`: pt)."""
         return self.voice.split("-", 1)[0].lower()
 
+    @field_validator("voice")
+    @classmethod
+    def _voice_name(cls, value: str, info: ValidationInfo) -> str:
+        if not saving(info):
+            return value
+        engine = info.data.get("engine")
+        if engine == "espeak-ng" and not re.fullmatch(
+            r"[a-z]{2,3}(-[a-z0-9]{1,8})*(\+[a-z0-9]+)?", value.lower()
+        ):
+            raise ValueError("is not an eSpeak NG voice; use a language like en-us, pt-br, es or es-419")
+        if engine == "azure" and not AZURE_VOICE.fullmatch(value):
+            raise ValueError("is not an Azure neural voice; use a name like en-US-AndrewMultilingualNeural")
+        return value
+
+    @field_validator("prosody_rate", "prosody_pitch", "prosody_volume")
+    @classmethod
+    def _prosody(cls, value: str, info: ValidationInfo) -> str:
+        if not saving(info):
+            return value
+        if not PROSODY.fullmatch(value):
+            raise ValueError("must be a relative change in percent, like 0%, +10% or -5%")
+        low, high = PROSODY_BOUNDS[str(info.field_name)]
+        _within(float(value.rstrip("%")), low, high, "%", "further than that stops sounding like speech")
+        return value
+
 
 class VideoPreset(_Item):
     width: int = Field(default=1920, ge=16, le=7680)
@@ -155,8 +255,42 @@ class VideoPreset(_Item):
     end_card_s: float = Field(default=0.0, ge=0, le=20.0, description="seconds; 0: no end card")
     end_card_text: str = Field(default="", max_length=120, description="empty: the video's title")
     # "lines": a sentence at a time at the bottom; "words": a few large words at a time, the spoken
-    # one picked out, in the middle of the frame (vertical video: clear of the platform's buttons)
-    captions: Literal["lines", "words"] = "lines"
+    # one picked out, in the middle of the frame (vertical video: clear of the platform's buttons);
+    # "off": none burnt in (the subtitle files are still made)
+    captions: Literal["lines", "words", "off"] = "lines"
+
+    @field_validator("width", "height")
+    @classmethod
+    def _frame_side(cls, value: int, info: ValidationInfo) -> int:
+        if saving(info):
+            _within(value, 128, 7680, "pixels", "smaller leaves no room for a caption")
+            if value % 2:
+                raise ValueError(f"must be even (H.264 in yuv420p needs it); use {value + 1} or {value - 1}")
+            width = info.data.get("width")
+            if info.field_name == "height" and width and max(width, value) > 4 * min(width, value):
+                raise ValueError(f"{width}x{value} is wider than 4:1; use a 16:9, 9:16 or 1:1 size")
+        return value
+
+    @field_validator("fps")
+    @classmethod
+    def _motion(cls, value: int, info: ValidationInfo) -> int:
+        if saving(info):
+            _within(value, 10, 120, "frames a second", "below 10 captions and fades stutter")
+        return value
+
+    @field_validator("bitrate")
+    @classmethod
+    def _video_rate(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and saving(info):
+            _within(_kbps(value), 200, 200_000, "kbit/s (200k to 200M)", "outside it a video is mush or huge")
+        return value
+
+    @field_validator("audio_bitrate")
+    @classmethod
+    def _audio_rate(cls, value: str, info: ValidationInfo) -> str:
+        if saving(info):
+            _within(_kbps(value), 32, 512, "kbit/s (32k to 512k)", "what the AAC encoder takes")
+        return value
 
 
 MUSIC_BEDS = ("calm", "bright", "dark")  # built-in music (services/render/music.py)
@@ -242,6 +376,28 @@ class Recipe(_Item):
     effects_preset: str | None = None
     default_language: str = "en-US"
     default_duration: Literal["short", "medium", "long"] = "medium"
+    checkpoints: tuple[Step, ...] = Field(
+        default=(),
+        description="steps after which a job pauses for a person's review, even with Auto video on",
+    )
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _steps_it_runs(cls, value: tuple[Step, ...], info: ValidationInfo) -> tuple[Step, ...]:
+        if not saving(info):
+            return value
+        runs = [step.step for step in info.data.get("steps", ())]
+        for step in value:
+            if step not in runs:
+                raise ValueError(f"{step} is not a step of this recipe; use {', '.join(runs)}")
+            if runs and step == runs[-1]:
+                raise ValueError(
+                    f"{step} is the last step: the job is done after it (and can be rendered again"
+                    f" there); use {', '.join(runs[:-1])}"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("names a step twice; name each once")
+        return value
 
 
 class Knowledge(_Item):

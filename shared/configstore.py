@@ -128,7 +128,10 @@ class ConfigReader:
         versions = {config_key("recipe", recipe): recipe_version}
         voice_key = config_key("preset.voice", voice or language)
         if voice and await self.get(voice_key, VoicePreset) is None:
-            message = f"unknown voice preset {voice!r}; leave it empty for the language's voice"
+            known = ", ".join(await self.names("preset.voice"))
+            message = (
+                f"unknown voice preset {voice!r}; use one of {known}, or leave it empty for the language's"
+            )
             raise InvalidInput("voice_preset", message)
 
         async def need(key: str, model: type[M]) -> M:

@@ -16,7 +16,8 @@ from shared import events as ev
 from shared import names, review
 from shared.errors import TransitionRefused
 from shared.jobstate import JobState, evolve
-from shared.pipeline import COLUMN_ORDER, RUNNING_STATES, WORK_COLUMNS, Column
+from shared.options import RenderSettings
+from shared.pipeline import COLUMN_ORDER, PAUSED_STATES, RUNNING_STATES, WORK_COLUMNS, Column
 from shared.pipeline import JobStateName as S
 from shared.said import said
 
@@ -25,7 +26,8 @@ def input_hash(state: JobState, step: str, instruction: str | None = None) -> st
     """What a step's output depends on: the job's inputs, its config snapshot and the upstream
     artifacts it reads."""
     assert state.config is not None
-    reads = state.pipeline.spec(step).reads
+    spec = state.pipeline.spec(step)
+    reads = spec.reads
     basis = {
         "step": step,
         "title": state.title,
@@ -36,6 +38,8 @@ def input_hash(state: JobState, step: str, instruction: str | None = None) -> st
         "instruction": instruction,
         "upstream": sorted(state.artifacts[name].sha256 for name in reads if name in state.artifacts),
     }
+    if spec.column == Column.VIDEO and state.render != RenderSettings():
+        basis["render"] = state.render.model_dump(mode="json")  # the render's alone: script, tts keep theirs
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
 
 
@@ -146,8 +150,12 @@ class _Decision:
         self.run_column()
 
     def advance(self) -> None:
-        """From a *_DONE state: go on if Auto video is on or the person's target lies further."""
+        """From a *_DONE state: go on if Auto video is on or the person's target lies further;
+        where the job pauses for review (step by step, a recipe's checkpoint), only a person's move
+        (or a render request) goes on."""
         job = self.state
+        if job.review_here:
+            return
         target = COLUMN_ORDER.index(job.target) if job.target else 0
         trigger: ev.Trigger = "auto_advance" if job.auto_video else "user_action"
         if job.state == S.SCRIPT_DONE and (job.auto_video or target >= COLUMN_ORDER.index(Column.NARRACAO)):
@@ -188,6 +196,7 @@ def _create(d: _Decision, c: cmd.CreateJob) -> None:
         options=c.options,
         config=c.config,
         project=c.project,
+        duplicate_of=c.duplicate_of,
     )
     d.emit(created)
     # complete input makes the job READY at once; DRAFT stays visible in its history
@@ -327,6 +336,17 @@ def _resume(d: _Decision, c: cmd.Resume) -> None:
     if job.state not in (S.FAILED, S.CANCELLED):
         raise TransitionRefused(str(job.state), "resume", said("refused_not_stopped"))
     step = (job.failed_step if job.state == S.FAILED else job.current_step) or job.pipeline.names[0]
+    if c.config is not None:
+        if c.config.pipeline.get(step) is None:
+            raise TransitionRefused(
+                str(job.state), "retry with the current configuration", f"its recipe no longer runs {step}"
+            )
+        assert job.config is not None
+        d.emit(
+            ev.ConfigRefreshed(
+                job_id=job.job_id, actor=c.actor, config=c.config, previous=dict(job.config.versions)
+            )
+        )
     d.emit(
         ev.JobResumed(
             job_id=job.job_id,
@@ -337,6 +357,46 @@ def _resume(d: _Decision, c: cmd.Resume) -> None:
         )
     )
     d.run_column(c.instruction, only=step)
+
+
+def _render(d: _Decision, c: cmd.Render) -> None:
+    """Render at RENDER_READY, or again on a finished video: only the render step runs."""
+    job = d.state
+    if job.state not in (S.RENDER_READY, S.DONE):
+        why = (
+            "a step is running; wait for it or cancel"
+            if job.state in RUNNING_STATES
+            else "a render starts from Video (RENDER_READY) or on a finished video (DONE);"
+            f" this job is {job.state}"
+        )
+        raise TransitionRefused(str(job.state), "render", why)
+    assert job.run_config is not None
+    now = job.run_config.video.model_dump() | {"music": job.run_options.music}
+    changed = RenderSettings.model_validate(
+        {k: v for k, v in c.settings.model_dump(exclude_none=True).items() if now[k] != v}
+    )
+    step = next(spec.name for spec in job.pipeline.in_column(Column.VIDEO))
+    if (
+        job.state == S.DONE
+        and changed == RenderSettings()
+        and input_hash(job, step) == job.step(step).input_hash
+    ):
+        raise TransitionRefused(
+            job.state,
+            "render again",
+            "the video already has these settings; change the music, captions or end card",
+        )
+    if changed != RenderSettings():
+        d.emit(ev.RenderSettingsChanged(job_id=job.job_id, actor=c.actor, settings=changed))
+    reason = "rendered again with new settings" if job.state == S.DONE else "render requested"
+    d.transition(S.RENDER_RUNNING, "user_action", reason, target=Column.CONCLUIDO)
+    d.run_column(only=step)
+
+
+def waits_for_a_person(state: JobState) -> bool:
+    """Paused where nothing but a person moves the job on (a review pause, or Auto video off and no
+    target further): going on by itself would decide nothing."""
+    return state.state in PAUSED_STATES and not decide(state, cmd.Advance())
 
 
 def decide(state: JobState, command: cmd.Command) -> list[ev.Event]:
@@ -378,6 +438,8 @@ def decide(state: JobState, command: cmd.Command) -> list[ev.Event]:
             review.revise(d, command)
         case cmd.Approve():
             review.approve(d, command)
+        case cmd.Render():
+            _render(d, command)
         case _:
             raise TypeError(f"unknown command {type(command).__name__}")
     return d.events

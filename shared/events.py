@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.config import JobConfig
-from shared.options import JobOptions
+from shared.options import JobOptions, RenderSettings
 
 Trigger = Literal["user_action", "auto_advance", "step_complete"]
 Scalar = str | int | float | bool | None
@@ -87,6 +87,7 @@ class JobCreated(_JobInputs):
     type: ClassVar[str] = "job_created"
     config: JobConfig
     project: str = "default"  # who may see the job; fixed for its life
+    duplicate_of: str | None = None  # the job whose inputs this one was made from
 
 
 class JobConfigured(_JobInputs):
@@ -94,6 +95,23 @@ class JobConfigured(_JobInputs):
 
     type: ClassVar[str] = "job_configured"
     config: JobConfig | None = None
+
+
+class ConfigRefreshed(Event):
+    """The job's config snapshot re-resolved from the registry (a retry with the current
+    configuration); `previous` holds the versions it replaced."""
+
+    type: ClassVar[str] = "config_refreshed"
+    config: JobConfig
+    previous: dict[str, int] = Field(default_factory=dict)
+
+
+class RenderSettingsChanged(Event):
+    """A person changed what only the render uses (music, captions, end card); `settings` holds
+    the fields changed, and the job's render settings are every change so far."""
+
+    type: ClassVar[str] = "render_settings_changed"
+    settings: RenderSettings
 
 
 class AutoVideoSet(Event):
@@ -237,6 +255,8 @@ CATALOG: dict[str, type[Event]] = {
     for cls in (
         JobCreated,
         JobConfigured,
+        ConfigRefreshed,
+        RenderSettingsChanged,
         AutoVideoSet,
         AutoTransition,
         StepRequested,

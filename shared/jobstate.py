@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import events as ev
 from shared import names
 from shared.config import JobConfig
-from shared.options import JobOptions
+from shared.options import JobOptions, RenderSettings
 from shared.pipeline import (
     COLUMN_OF_STATE,
     COLUMN_ORDER,
+    PAUSED_STATES,
     PIPELINE,
     RUNNING_STATES,
     Column,
@@ -55,6 +56,7 @@ TRANSITIONS: frozenset[tuple[JobStateName, JobStateName]] = frozenset(
         (S.TTS_DONE, S.RENDER_RUNNING),
         (S.RENDER_READY, S.RENDER_RUNNING),
         (S.RENDER_RUNNING, S.DONE),
+        (S.DONE, S.RENDER_RUNNING),  # rendered again with changed render settings (issue 14)
     }
     | {(running, end) for running in _RUNNING for end in (S.FAILED, S.CANCELLED)}
     | {(end, running) for end in (S.FAILED, S.CANCELLED) for running in _RUNNING}
@@ -130,6 +132,7 @@ class JobState(_Frozen):
     auto_video: bool = True
     options: JobOptions = JobOptions()
     config: JobConfig | None = None
+    render: RenderSettings = RenderSettings()  # what a person changed of the render alone
     target: Column | None = None
     steps: dict[str, StepState] = Field(default_factory=dict)
     artifacts: dict[str, ArtifactRef] = Field(default_factory=dict)
@@ -147,6 +150,32 @@ class JobState(_Frozen):
     def pipeline(self) -> Pipeline:
         """The steps this job runs: the ones its config snapshot names (the table's, before it has one)."""
         return self.config.pipeline if self.config is not None else PIPELINE
+
+    @property
+    def run_options(self) -> JobOptions:
+        """The options the steps run with: the job's, with the render settings' music."""
+        if self.render.music is None:
+            return self.options
+        return self.options.model_copy(update={"music": self.render.music})
+
+    @property
+    def run_config(self) -> JobConfig | None:
+        """The config the steps run with: the snapshot, its video preset with the render settings."""
+        changes = self.render.video_changes()
+        if self.config is None or not changes:
+            return self.config
+        return self.config.model_copy(update={"video": self.config.video.model_copy(update=changes)})
+
+    @property
+    def review_here(self) -> bool:
+        """Paused where a person reviews before the job goes on: every pause in step-by-step mode,
+        and after the steps the recipe names as checkpoints. Auto video does not move it on."""
+        if self.state not in PAUSED_STATES:
+            return False
+        if self.options.step_by_step:
+            return True
+        checkpoints = self.config.recipe.checkpoints if self.config else ()
+        return any(spec.name in checkpoints for spec in self.pipeline.in_column(self.column))
 
     @property
     def column(self) -> Column:
@@ -230,10 +259,16 @@ def evolve(state: JobState, event: ev.Event) -> JobState:
             upd |= _inputs(event) | {"state": S.READY}
             if event.config is not None:
                 upd["config"] = event.config
+        case ev.ConfigRefreshed():
+            upd["config"] = event.config
+        case ev.RenderSettingsChanged():
+            upd["render"] = state.render.merged(event.settings)
         case ev.AutoVideoSet():
             upd["auto_video"] = event.enabled
         case ev.AutoTransition():
             upd["state"] = JobStateName(event.to_state)
+            if state.state == S.DONE:  # rendered again: completed once more when the render is
+                upd["completed_at"] = None
             if event.target_step is not None:
                 upd["target"] = Column(event.target_step)
         case ev.StepRequested():

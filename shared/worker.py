@@ -217,7 +217,8 @@ async def step_input(
     state: JobState, item: WorkItem, run: StepRun, delivery: int = 1, deliveries: int = 1
 ) -> StepInput:
     """The handler's input: the job as of now, and the upstream artifacts the step declares."""
-    if state.config is None:
+    config = state.run_config  # the snapshot, with what a person changed of the render
+    if config is None:
         raise PermanentError("the job has no configuration snapshot; create it again")
     upstream = {
         name: await run.fetch(state.artifacts[name]) for name in run.spec.reads if name in state.artifacts
@@ -230,9 +231,9 @@ async def step_input(
         brief=state.brief,
         language=state.language,
         images=state.images,
-        options=state.options,
+        options=state.run_options,
         project=state.project,
-        config=state.config,
+        config=config,
         instruction=item.instruction,
         upstream=upstream,
         earlier={a.name: a for a in state.artifacts_of(item.step)},

@@ -17,12 +17,12 @@ from rich.table import Table
 
 from shared.auth import EVERY_PROJECT, Role, local_key
 from shared.bus import Bus
-from shared.config import LANGUAGES
+from shared.config import LANGUAGES, MUSIC_BEDS
 from shared.errors import InvalidInput, VideoFactoryError
 from shared.natsserver import free_port
 from shared.runtime import configure_logging
 from shared.settings import Settings
-from vfo.client import MakeFailed, make_video
+from vfo.client import Choices, MakeFailed, make_video
 from vfo.stack import SERVICES, Stack, data_dir_nats, database_label, running_stack, service_entry
 
 app = typer.Typer(no_args_is_help=True, help="Video Factory: a title and a brief in, a narrated video out.")
@@ -230,6 +230,19 @@ def make(
     image: Annotated[
         list[Path] | None, typer.Option(exists=True, dir_okay=False, help="A background image (repeatable).")
     ] = None,
+    recipe: Annotated[
+        str | None, typer.Option(help="The recipe (narrated-story, documentary, vertical-short, ...).")
+    ] = None,
+    music: Annotated[
+        str | None,
+        typer.Option(help=f"{', '.join(MUSIC_BEDS)}, none, or an audio file; default: the recipe's."),
+    ] = None,
+    shorts: Annotated[
+        int | None, typer.Option(min=0, max=5, help="Vertical shorts to cut from the video (0-5).")
+    ] = None,
+    voice: Annotated[
+        str | None, typer.Option(help="A voice preset (en-US-neural, ...); default: the language's.")
+    ] = None,
     data_dir: DataDir = Path("var"),
 ) -> None:
     """Make one video: uses the running stack, or starts one for the duration."""
@@ -245,22 +258,41 @@ def make(
             f"[red]error:[/red] language: unknown language {lang!r}; use one of {', '.join(LANGUAGES)}"
         )
         raise typer.Exit(2)
+    choices = Choices(
+        language=lang,
+        images=tuple(image or ()),
+        recipe=recipe,
+        voice=voice,
+        shorts=shorts,
+        music=_music_choice(music),
+    )
 
     async def main() -> Path:
         running = running_stack(data_dir)
         if running:
             return await make_video(
-                running["board_url"], _auth(data_dir), title, brief, lang, out, image or [], console
+                running["board_url"], _auth(data_dir), title, brief, choices, out, console
             )
         settings = _settings(data_dir=data_dir, port=free_port())
         configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
         async with Stack(settings) as stack:
-            return await make_video(
-                stack.board_url, _auth(data_dir), title, brief, lang, out, image or [], console
-            )
+            return await make_video(stack.board_url, _auth(data_dir), title, brief, choices, out, console)
 
     path = _run(main())
     console.print(f"[green]Video ready:[/green] {path}")
+
+
+def _music_choice(music: str | None) -> str | Path | None:
+    """--music: a built-in bed, none, or an audio file (checked here, before a stack starts)."""
+    if music is None or music in (*MUSIC_BEDS, "none"):
+        return music
+    if Path(music).is_file():
+        return Path(music)
+    err_console.print(
+        f"[red]error:[/red] music: {music!r} is neither built-in music nor a file;"
+        f" use {', '.join(MUSIC_BEDS)}, none, or the path of an audio file"
+    )
+    raise typer.Exit(2)
 
 
 @app.command()

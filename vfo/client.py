@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,32 +38,66 @@ def _error(response: httpx.Response) -> str:
         return response.text[:300]
 
 
+@dataclass(frozen=True)
+class Choices:
+    """What `vfo make` asks for besides title and brief; unset ones are the recipe's or the board's."""
+
+    language: str = "en-US"
+    images: tuple[Path, ...] = ()
+    recipe: str | None = None
+    voice: str | None = None
+    shorts: int | None = None
+    music: str | Path | None = None  # a built-in bed, "none", or an audio file to upload
+
+
+async def _upload(client: httpx.AsyncClient, path: Path, field: str) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        response = await client.post("/api/v1/uploads", files={"file": (path.name, handle)})
+    if response.status_code != 201:
+        raise MakeFailed(f"{field}: {path}: {_error(response)}", response.status_code == 422)
+    uploaded: dict[str, Any] = response.json()
+    return uploaded
+
+
 async def make_video(
     board_url: str,
     headers: dict[str, str],
     title: str,
     brief: str,
-    language: str,
+    choices: Choices,
     out_dir: Path,
-    images: list[Path],
     console: Console,
 ) -> Path:
     timeout = httpx.Timeout(30, read=None)
     async with httpx.AsyncClient(base_url=board_url, headers=headers, timeout=timeout) as client:
-        uploads = []
-        for image in images:
-            with image.open("rb") as handle:
-                response = await client.post("/api/v1/uploads", files={"file": (image.name, handle)})
-            if response.status_code != 201:
-                raise MakeFailed(f"{image}: {_error(response)}", response.status_code == 422)
-            uploads.append(response.json()["id"])
-        body = {"title": title, "brief": brief, "language": language, "images": uploads, "start": "CONCLUIDO"}
+        uploads = [(await _upload(client, image, "image"))["id"] for image in choices.images]
+        body: dict[str, Any] = {
+            "title": title,
+            "brief": brief,
+            "language": choices.language,
+            "images": uploads,
+            "start": "CONCLUIDO",
+        }
+        if isinstance(choices.music, Path):
+            music = await _upload(client, choices.music, "music")
+            if music["kind"] != "audio":
+                raise MakeFailed(f"music: {choices.music} is not audio; give an audio file", True)
+            body["music"] = music["id"]
+        elif choices.music:
+            body["music"] = choices.music
+        body |= {"recipe": choices.recipe, "voice_preset": choices.voice, "shorts": choices.shorts}
+        body = {k: v for k, v in body.items() if v is not None}
         response = await client.post("/api/v1/jobs", json=body)
         if response.status_code != 201:
             raise MakeFailed(_error(response), response.status_code == 422)
         job_id = response.json()["id"]
         console.print(f"[bold]Job[/bold] {job_id}  {board_url}/api/v1/jobs/{job_id}")
         job = await _follow(client, job_id, console)
+        if job.get("waiting_review"):
+            raise MakeFailed(
+                f"the job waits for your review at {job['state']} (its recipe pauses there);"
+                f" open {board_url} and move its card on"
+            )
         if job["state"] != "DONE":
             raise MakeFailed(
                 f"the job ended {job['state']} in step {job.get('failed_step')}: {job.get('last_error')}"
@@ -72,10 +107,10 @@ async def make_video(
         saved = {}
         for artifact in job["artifacts"]:
             if artifact["step"] == "render":
-                suffix = Path(artifact["name"]).suffix
-                saved[artifact["name"]] = await _download(
-                    client, artifact["url"], out_dir / f"{stem}{suffix}"
-                )
+                name = artifact["name"]  # the video, thumbnail and subtitles by suffix; shorts by name
+                main = name in ("video.mp4", "thumbnail.jpg") or name.startswith("subtitles.")
+                dest = out_dir / (f"{stem}{Path(name).suffix}" if main else f"{stem}-{name}")
+                saved[name] = await _download(client, artifact["url"], dest)
             elif artifact["name"] == "metadata.json":  # title, description and tags, for publishing
                 await _download(client, artifact["url"], out_dir / f"{stem}.metadata.json")
         return saved["video.mp4"]
@@ -99,7 +134,7 @@ async def _follow(client: httpx.AsyncClient, job_id: str, console: Console) -> d
                 for step in job["steps"]:
                     if step["step"] in bars:
                         progress.update(bars[step["step"]], completed=step["percent"])
-                if job["state"] in FINAL:
+                if job["state"] in FINAL or job.get("waiting_review"):
                     break
         return job
 

@@ -12,11 +12,11 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.board import inputs, queries
-from services.board.boardconfig import Template
+from services.board.boardconfig import DEFAULT_RECIPE, Template
 from services.board.context import BoardContext, Ctx
 from services.board.schemas import AutoVideo, BoardOut, ErrorOut, JobFields
 from shared.auth import SAFE_METHODS, Caller
-from shared.config import LANGUAGES, MUSIC_BEDS
+from shared.config import LANGUAGES, MUSIC_BEDS, Project, Recipe, config_key
 from shared.options import DurationPreset, StoryType, VisualMode
 from shared.pipeline import (
     COLUMN_ORDER,
@@ -91,9 +91,18 @@ async def board_stream(
         ctx.hub.unsubscribe(queue)
 
 
+class RecipeChoice(BaseModel):
+    slug: str
+    name: str
+    format: str
+    checkpoints: list[str] = Field(description="steps after which its jobs pause for review")
+
+
 class FormOptions(BaseModel):
     """What the New-video form offers, so the page hard-codes none of it."""
 
+    recipes: list[RecipeChoice] = Field(description="the recipes the caller's project may use")
+    default_recipe: str
     languages: list[str]
     story_types: list[str]
     duration_presets: list[str]
@@ -146,9 +155,33 @@ class Lifecycle(BaseModel):
         )
 
 
+async def _recipes(ctx: BoardContext, project: str | None) -> tuple[list[RecipeChoice], str]:
+    """The recipes published (a project that lists its own: those) and the one chosen first."""
+    allowed: tuple[str, ...] = ()
+    default = DEFAULT_RECIPE
+    found = await ctx.config.get(config_key("project", project), Project) if project else None
+    if found is not None:
+        allowed, default = found[0].recipes, found[0].default_recipe or DEFAULT_RECIPE
+    choices = []
+    for slug in await ctx.config.names("recipe"):
+        recipe = await ctx.config.get(config_key("recipe", slug), Recipe)
+        if recipe is not None and (not allowed or slug in allowed):
+            item = recipe[0]
+            checkpoints = [str(step) for step in item.checkpoints]
+            choices.append(
+                RecipeChoice(slug=slug, name=item.name or slug, format=item.format, checkpoints=checkpoints)
+            )
+    if choices and default not in [c.slug for c in choices]:
+        default = choices[0].slug
+    return choices, default
+
+
 @router.get("/options")
-async def form_options(ctx: Ctx) -> FormOptions:
+async def form_options(ctx: Ctx, caller: Caller) -> FormOptions:
+    recipes, default_recipe = await _recipes(ctx, caller.scope)
     return FormOptions(
+        recipes=recipes,
+        default_recipe=default_recipe,
         languages=list(LANGUAGES),
         story_types=list(get_args(StoryType)),
         duration_presets=list(get_args(DurationPreset)),

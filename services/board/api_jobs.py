@@ -1,4 +1,5 @@
-"""`/api/v1/jobs`: create (one, or a batch), list, read, edit, drive and follow jobs."""
+"""`/api/v1/jobs`: create (one, or a batch), list, read, edit, drive and follow jobs; render one
+again with changed render settings, duplicate one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, UploadFile, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from services.board import batch, inputs, queries
@@ -16,12 +17,14 @@ from services.board.context import BoardContext, Ctx
 from services.board.schemas import (
     AutoVideo,
     BatchOut,
+    DuplicateRequest,
     JobCreate,
     JobDetail,
     JobList,
     JobOut,
     JobUpdate,
     MoveRequest,
+    RenderRequest,
     ResumeRequest,
 )
 from shared import commands as cmd
@@ -30,6 +33,7 @@ from shared.auth import PROJECT_PATTERN, Caller, Role, requires
 from shared.errors import InvalidInput, TransitionRefused
 from shared.httpapi import refusals
 from shared.jobstate import Column, JobState, JobStateName
+from shared.options import RenderSettings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[requires(Role.OPERATOR)])
 REFUSALS = refusals(401, 403, 404, 409, 422, 429)
@@ -118,10 +122,14 @@ async def list_jobs(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
+    waiting_review: Annotated[
+        bool, Query(description="only the jobs paused until a person reviews them and moves them on")
+    ] = False,
 ) -> JobList:
     """Jobs, newest first, a page at a time (`limit`, `offset`; `total` counts every match)."""
     scope = caller.scope if caller.scope is not None else project
-    return await queries.list_jobs(ctx.engine, state.value if state else None, limit, offset, scope)
+    value = state.value if state else None
+    return await queries.list_jobs(ctx.engine, value, limit, offset, scope, waiting_review)
 
 
 @router.get("/{job_id}", responses=REFUSALS)
@@ -169,11 +177,49 @@ async def resume_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> JobOut:
     return await _command(ctx, caller, job_id, cmd.Resume(actor=caller.name))
 
 
-@router.post("/{job_id}/retry", responses=REFUSALS)
+@router.post("/{job_id}/retry", responses=REFUSALS | refusals(503))
 async def retry_job(job_id: uuid.UUID, ctx: Ctx, caller: Caller, body: ResumeRequest | None = None) -> JobOut:
-    """Retry from the failed step; `instruction` is handed to a retried script step."""
-    resume = cmd.Resume(instruction=body.instruction if body else None, actor=caller.name)
+    """Retry from the failed step; `instruction` is handed to a retried script step. With
+    `current_config`, the recipe's items are resolved again first (a preset fixed since the job
+    failed), and the new versions are recorded in the job's events."""
+    config = None
+    if body is not None and body.current_config:
+        await queries.check_job(ctx.engine, str(job_id), caller.scope)
+        job = (await ctx.store.load(str(job_id))).state
+        if job.state not in (JobStateName.FAILED, JobStateName.CANCELLED):
+            raise TransitionRefused(str(job.state), "retry", "only failed or cancelled jobs can be retried")
+        config = await inputs.current_config(ctx, job)
+    resume = cmd.Resume(instruction=body.instruction if body else None, config=config, actor=caller.name)
     return await _command(ctx, caller, job_id, resume)
+
+
+@router.post("/{job_id}/render", responses=REFUSALS)
+async def render_job(
+    job_id: uuid.UUID, ctx: Ctx, caller: Caller, body: Annotated[RenderRequest | None, Body()] = None
+) -> JobOut:
+    """Render at RENDER_READY, or again on a finished video, after changing what only the render
+    uses (music, captions, end card). Script and narration are not redone; the old video stays
+    downloadable until the new one replaces it. 409 while a step runs, or when nothing changed."""
+    await queries.check_job(ctx.engine, str(job_id), caller.scope)
+    settings = RenderSettings.model_validate((body or RenderRequest()).model_dump(exclude_none=True))
+    job = (await ctx.store.load(str(job_id))).state
+    await inputs.check_music(ctx, settings.music, job.project)
+    return await _command(ctx, caller, job_id, cmd.Render(settings=settings, actor=caller.name))
+
+
+@router.post("/{job_id}/duplicate", status_code=status.HTTP_201_CREATED, responses=REFUSALS | refusals(503))
+async def duplicate_job(
+    job_id: uuid.UUID, ctx: Ctx, caller: Caller, body: Annotated[DuplicateRequest | None, Body()] = None
+) -> JobOut:
+    """A new job from this one's inputs (title, brief, options, uploads), in its project, with the
+    recipe's current configuration; the old job stays as it is."""
+    await queries.check_job(ctx.engine, str(job_id), caller.scope)
+    job = (await ctx.store.load(str(job_id))).state
+    create = await inputs.duplicate_command(ctx, job, caller.name)
+    start = body.start if body else None
+    fields = JobCreate(title=job.title, brief=job.brief, start=start)
+    state = await _create(ctx, fields, create)
+    return await _settled(ctx, state)
 
 
 async def _visible(job_id: uuid.UUID, ctx: Ctx, caller: Caller) -> None:

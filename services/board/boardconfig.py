@@ -13,6 +13,7 @@ from shared.errors import NotFound
 
 AUTO_VIDEO_KEY = "board.auto-video"
 TEMPLATE_PREFIX = "template."
+DEFAULT_RECIPE = "narrated-story"  # a job's recipe when neither it, its template nor its project names one
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
@@ -32,7 +33,8 @@ class Template(BaseModel):
     shorts: int = Field(default=0, ge=0, le=5)
     music: str | None = None
     auto_video: bool | None = None
-    recipe: str = "narrated-story"
+    step_by_step: bool = False
+    recipe: str = DEFAULT_RECIPE
 
 
 class BoardConfig:

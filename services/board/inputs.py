@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from services.board import uploads
-from services.board.boardconfig import Template
+from services.board.boardconfig import DEFAULT_RECIPE, Template
 from services.board.context import BoardContext
 from services.board.schemas import JobCreate, JobFields, JobUpdate
 from shared import commands as cmd
 from shared import names
-from shared.config import UPLOAD_ID, Project, Recipe, config_key
+from shared.config import UPLOAD_ID, JobConfig, Project, Recipe, config_key
 from shared.errors import InvalidInput, NotFound
 from shared.jobstate import JobState
 from shared.options import JobOptions
@@ -27,6 +27,7 @@ OPTION_FIELDS = (
     "images_count",
     "shorts",
     "music",
+    "step_by_step",
 )
 
 
@@ -49,7 +50,11 @@ async def _check_uploads(
         raise InvalidInput(
             "images", "manual upload needs at least one image; upload some or choose automatic"
         )
-    music = options.music
+    await check_music(ctx, options.music, project)
+
+
+async def check_music(ctx: BoardContext, music: str | None, project: str) -> None:
+    """An uploaded track chosen as music exists for the job's project."""
     if (
         music
         and UPLOAD_ID.fullmatch(music)
@@ -68,12 +73,14 @@ async def create_command(ctx: BoardContext, body: JobCreate, actor: str, project
         except NotFound as err:
             raise InvalidInput("template", f"{err}; save it first or leave the field out") from err
         template = saved.model_dump(exclude={"slug", "name"}, exclude_none=True)
-    if await ctx.config.get(config_key("project", project), Project) is None:
+    found = await ctx.config.get(config_key("project", project), Project)
+    if found is None:
         raise InvalidInput(
             "project", f"there is no project {project!r}; create it in Configuration → projects"
         )
     values = template | _given(body)
-    recipe = await ctx.config.get(config_key("recipe", values.get("recipe", "narrated-story")), Recipe)
+    values.setdefault("recipe", found[0].default_recipe or DEFAULT_RECIPE)
+    recipe = await ctx.config.get(config_key("recipe", values["recipe"]), Recipe)
     if recipe is not None:  # what the recipe is made for, unless the form says otherwise
         values.setdefault("language", recipe[0].default_language)
         values.setdefault("duration_preset", recipe[0].default_duration)
@@ -81,7 +88,7 @@ async def create_command(ctx: BoardContext, body: JobCreate, actor: str, project
     images = tuple(values.get("images", ()))
     await _check_uploads(ctx, images, options, project)
     language = values.get("language", "en-US")
-    config = await ctx.config.resolve(values.get("recipe", "narrated-story"), language, options.voice_preset)
+    config = await ctx.config.resolve(values["recipe"], language, options.voice_preset)
     auto_video = values["auto_video"] if "auto_video" in values else await ctx.board_config.auto_video()
     return cmd.CreateJob(
         title=body.title,
@@ -121,6 +128,30 @@ async def configure_command(ctx: BoardContext, job: JobState, body: JobUpdate, a
         options=options,
         config=config,
         actor=actor,
+    )
+
+
+async def current_config(ctx: BoardContext, job: JobState) -> JobConfig:
+    """The job's recipe resolved again: the current version of every item it uses."""
+    assert job.config is not None
+    return await ctx.config.resolve(job.config.recipe.slug, job.language, job.options.voice_preset)
+
+
+async def duplicate_command(ctx: BoardContext, job: JobState, actor: str) -> cmd.CreateJob:
+    """A new job from an old one's inputs (title, brief, options, uploads), in the same project,
+    with the current configuration of its recipe."""
+    await _check_uploads(ctx, job.images, job.options, job.project)
+    return cmd.CreateJob(
+        title=job.title,
+        brief=job.brief,
+        language=job.language,
+        images=job.images,
+        auto_video=job.auto_video,
+        options=job.options,
+        config=await current_config(ctx, job),
+        actor=actor,
+        project=job.project,
+        duplicate_of=job.job_id,
     )
 
 

@@ -36,6 +36,7 @@ from shared import metrics, names
 from shared.bus import Bus
 from shared.consumer import StreamReader, skip_unreadable
 from shared.db import tables as t
+from shared.decide import waits_for_a_person
 from shared.events import ArtifactWritten, Event, StepCompleted, UnreadableEvent, parse_event
 from shared.jobstate import JobState, evolve
 
@@ -322,6 +323,7 @@ def job_columns(state: JobState) -> dict[str, object]:
         "current_step": state.current_step,
         "auto_video": state.auto_video,
         "target": state.target.value if state.target else None,
+        "waiting_review": waits_for_a_person(state),
         "options": state.options.model_dump_json(),
         "images": _json(list(state.images)),
         "retry_count": state.retry_count,

@@ -26,7 +26,9 @@ from services.board.schemas import (
 )
 from shared.db import tables as t
 from shared.errors import NotFound
+from shared.events import RenderSettingsChanged
 from shared.jobstate import Column, JobState, StepState
+from shared.options import RenderSettings
 from shared.pipeline import PIPELINE, RUNNING_STATES, Pipeline
 
 
@@ -35,10 +37,11 @@ def _columns(names: Iterable[str]) -> list[Any]:
     return [t.jobs.c["board_column" if name == "column" else name] for name in names]
 
 
-JOB_COLUMNS = _columns(JobOut.model_fields)
+DERIVED = ("eta_s",)  # computed, not stored
+JOB_COLUMNS = _columns(name for name in JobOut.model_fields if name not in DERIVED)
 # a card, and what its ETA reads
 CARD_COLUMNS = [
-    *_columns(name for name in CardOut.model_fields if name != "eta_s"),
+    *_columns(name for name in CardOut.model_fields if name not in DERIVED),
     *_columns(("target", "recipe", "video_preset", "pipeline")),
     func.length(t.jobs.c.brief).label("brief_chars"),
 ]
@@ -99,13 +102,21 @@ async def _steps_of(conn: AsyncConnection, job_ids: list[str]) -> dict[str, list
 
 
 async def list_jobs(
-    engine: AsyncEngine, state: str | None, limit: int, offset: int, project: str | None
+    engine: AsyncEngine,
+    state: str | None,
+    limit: int,
+    offset: int,
+    project: str | None,
+    waiting_review: bool = False,
 ) -> JobList:
-    """A page of jobs, newest first; `project` None means every project."""
+    """A page of jobs, newest first; `project` None means every project; `waiting_review`: only the
+    jobs paused until a person moves them on."""
     query = select(*JOB_COLUMNS)
     count = select(func.count()).select_from(t.jobs)
     if state:
         query, count = query.where(t.jobs.c.state == state), count.where(t.jobs.c.state == state)
+    if waiting_review:
+        query, count = query.where(t.jobs.c.waiting_review), count.where(t.jobs.c.waiting_review)
     if project is not None:
         query, count = query.where(t.jobs.c.project == project), count.where(t.jobs.c.project == project)
     query = query.order_by(t.jobs.c.created_at.desc(), t.jobs.c.id).limit(limit).offset(offset)
@@ -172,7 +183,18 @@ async def get_job(engine: AsyncEngine, job_id: str, project: str | None) -> JobD
         ],
         events=[EventOut.model_validate(dict(e) | {"payload": json.loads(e["payload"])}) for e in events],
         config=json.loads(row["config"]) if row["config"] else {},
+        render_settings=_render_settings(events),
     )
+
+
+def _render_settings(events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """What a person changed of the render, from the job's `render_settings_changed` events."""
+    settings = RenderSettings()
+    for event in events:
+        if event["type"] == RenderSettingsChanged.type:
+            changed = json.loads(event["payload"]).get("settings") or {}
+            settings = settings.merged(RenderSettings.model_validate(changed))
+    return settings.model_dump(exclude_none=True)
 
 
 async def cards(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, String
 from shared.config import LANGUAGES, MUSIC_BEDS, UPLOAD_ID, check_music
 from shared.httpapi import ErrorOut as ErrorOut  # re-exported for the routes
 from shared.jobstate import Column
-from shared.options import DurationPreset, StoryType, VisualMode
+from shared.options import CaptionStyle, DurationPreset, StoryType, VisualMode
 
 TITLE_MAX = 200
 BRIEF_MAX = 20_000
@@ -89,6 +89,9 @@ class JobFields(BaseModel):
         description=f"{', '.join(MUSIC_BEDS)} (built in), none, or an audio upload's id; unset: the recipe's",
     )
     auto_video: StrictBool | None = Field(default=None, description="defaults to the board's global switch")
+    step_by_step: StrictBool | None = Field(
+        default=None, description="wizard mode: pause for review after every step, even with Auto video on"
+    )
 
     @field_validator("language")
     @classmethod
@@ -145,6 +148,42 @@ class MoveRequest(BaseModel):
 class ResumeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     instruction: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
+    current_config: StrictBool = Field(
+        default=False,
+        description="resolve the recipe's items again (their current versions) before retrying",
+    )
+
+
+class RenderRequest(BaseModel):
+    """What only the render uses; unset fields keep the job's. Rendered at RENDER_READY or again on
+    a finished video, without redoing script and narration."""
+
+    model_config = ConfigDict(extra="forbid")
+    music: str | None = Field(
+        default=None, description=f"{', '.join(MUSIC_BEDS)} (built in), none, or an audio upload's id"
+    )
+    captions: CaptionStyle | None = Field(default=None, description="lines, words, or off")
+    end_card_s: Annotated[float, Field(ge=0, le=20)] | None = Field(
+        default=None, description="seconds after the narration; 0: no end card"
+    )
+    end_card_text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=120)] | None = Field(
+        default=None, description="empty: the video's title"
+    )
+
+    @field_validator("music")
+    @classmethod
+    def _music(cls, value: str | None) -> str | None:
+        return check_music(value, none_allowed=True)
+
+    @field_validator("end_card_text")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return _check_title(value)
+
+
+class DuplicateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: Column | None = Field(default=None, description="run the new job right away until this column")
 
 
 class StepOut(BaseModel):
@@ -197,6 +236,7 @@ class _JobSummary(BaseModel):
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    waiting_review: bool = Field(description="paused until a person reviews it and moves it on")
 
 
 class JobOut(_JobSummary):
@@ -213,6 +253,9 @@ class JobDetail(JobOut):
     artifacts: list[ArtifactOut]
     events: list[EventOut]
     config: dict[str, Any]
+    render_settings: dict[str, Any] = Field(
+        default_factory=dict, description="what a person changed of the render (music, captions, end card)"
+    )
 
 
 class CardOut(_JobSummary):

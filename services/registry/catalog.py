@@ -9,11 +9,14 @@ Items read back from the database are not checked again (`read`).
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import espeakng_loader
 from pydantic import BaseModel, ValidationError
 
 from shared.config import (
@@ -21,6 +24,7 @@ from shared.config import (
     LANGUAGES,
     MUSIC_BEDS,
     PRESET_TYPES,
+    SAVING,
     UPLOAD_ID,
     EffectsPreset,
     Knowledge,
@@ -78,7 +82,7 @@ def parse(kind: str, slug: str, data: dict[str, Any]) -> BaseModel:
     model, name = model_for(kind, slug)
     try:
         as_json = json.dumps(data | {"slug": name}, default=str)
-        return model.model_validate_json(as_json, strict=True, extra="forbid")
+        return model.model_validate_json(as_json, strict=True, extra="forbid", context=SAVING)
     except ValidationError as err:
         errors = describe(err.errors())
         for error, raw in zip(errors, err.errors(), strict=True):
@@ -122,8 +126,28 @@ def references(item: BaseModel) -> list[tuple[str, str, str]]:
     return refs
 
 
+@functools.cache
+def espeak_voices() -> frozenset[str]:
+    """The languages the offline engine speaks (its data's `lang` files), lowercased."""
+    found: set[str] = set()
+    for _, _, files in os.walk(os.path.join(espeakng_loader.get_data_path(), "lang")):
+        found |= {name.lower() for name in files}
+    return frozenset(found)
+
+
 async def check(item: BaseModel, lookups: Lookups) -> None:
     errors = []
+    if isinstance(item, VoicePreset) and item.engine == "espeak-ng":
+        language = item.voice.lower().partition("+")[0]
+        if language not in espeak_voices():
+            near = sorted(v for v in espeak_voices() if v.split("-")[0] == language.split("-")[0])
+            errors.append(
+                {
+                    "field": "voice",
+                    "message": f"eSpeak NG has no voice {item.voice!r}; use "
+                    + (", ".join(near) if near else "a language it speaks, like en-us, pt-br or es"),
+                }
+            )
     for field, kind, slug in references(item):
         if not await lookups.exists(kind, slug):
             message = f"no active {kind.removesuffix('s')} named {slug!r}; create it or fix the name"

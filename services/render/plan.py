@@ -25,7 +25,7 @@ TITLE_CARD = -1
 END_CARD = -2  # after the narration: the title again over the last background, for end-screen elements
 MAX_CAPTION_WORDS = 12
 MAX_BIG_WORDS = 3  # "words" captions: at most this many words on screen
-CaptionStyle = Literal["lines", "words"]
+CaptionStyle = Literal["lines", "words", "off"]
 Still = tuple[int, str | None, int]  # (background, caption, highlighted word or -1)
 
 
@@ -130,7 +130,9 @@ def _big_words(cue: Cue, fps: int) -> list[Caption]:
 
 
 def captions(cues: Cues, fps: int, skip_first: bool, style: CaptionStyle = "lines") -> list[Caption]:
-    out = []
+    out: list[Caption] = []
+    if style == "off":  # the subtitle files are still written; the picture stays clean
+        return out
     for cue in cues.cues[1 if skip_first else 0 :]:
         if style == "words" and cue.words:
             out += _big_words(cue, fps)

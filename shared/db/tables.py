@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -37,6 +38,8 @@ jobs = Table(
     Column("current_step", String(16)),
     Column("auto_video", Boolean, nullable=False),
     Column("target", String(16)),
+    # paused where only a person moves it on (a review pause, or Auto video off and no target)
+    Column("waiting_review", Boolean, nullable=False, server_default=false()),
     Column("options", Text, nullable=False, server_default="{}"),  # JobOptions as JSON
     Column("images", Text, nullable=False, server_default="[]"),  # upload ids, as JSON
     # from the job's config snapshot, written when it changes: the whole of it (JSON), and what

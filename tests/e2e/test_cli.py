@@ -133,3 +133,41 @@ async def test_doctor_says_what_works_here_and_the_fix_for_what_does_not(tmp_pat
     assert keyed.returncode == 0, keyed.stderr
     assert f"ANTHROPIC_API_KEY is set; {models.url} answers" in keyed.stdout
     assert key not in keyed.stdout + keyed.stderr
+
+
+def test_make_takes_a_recipe_music_and_voice(tmp_path: Path):
+    # when a square post is made with built-in music and a named voice
+    result = vfo(
+        "make",
+        "A square one",
+        "--brief",
+        "Square videos fit a feed.",
+        "--recipe",
+        "square-post",
+        "--music",
+        "bright",
+        "--voice",
+        "en-US",
+        "--shorts",
+        "0",
+        cwd=tmp_path,
+    )
+    # then the video has the recipe's frame
+    assert result.returncode == 0, result.stderr
+    (video,) = (tmp_path / "output").glob("a-square-one-*.mp4")
+    found = probe(video)
+    assert (found.width, found.height) == (1080, 1080) and found.audio_codec == "aac"
+
+
+def test_make_refuses_an_unknown_voice_recipe_or_music_naming_the_field_and_the_choices(tmp_path: Path):
+    voice = vfo("make", "T", "--brief", "B.", "--voice", "nobody", cwd=tmp_path)
+    assert voice.returncode == 2, voice.stderr
+    assert "voice_preset: unknown voice preset 'nobody'; use one of" in voice.stderr
+    assert "en-US-neural" in voice.stderr and "Traceback" not in voice.stderr
+    recipe = vfo("make", "T", "--brief", "B.", "--recipe", "nope", cwd=tmp_path)
+    assert recipe.returncode == 2 and "recipe: unknown recipe 'nope'; use one of" in recipe.stderr
+    assert "vertical-short" in recipe.stderr
+    music = vfo("make", "T", "--brief", "B.", "--music", "loud", cwd=tmp_path)
+    assert music.returncode == 2 and "music: 'loud' is neither built-in music nor a file" in music.stderr
+    shorts = vfo("make", "T", "--brief", "B.", "--shorts", "9", cwd=tmp_path)
+    assert shorts.returncode == 2 and "--shorts" in shorts.stderr

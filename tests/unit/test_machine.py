@@ -1,4 +1,5 @@
-"""The job state machine: seed 001's 11 states, 5 columns and 21 transitions, and decide's rules."""
+"""The job state machine: seed 001's 11 states, 5 columns and 21 transitions (and the re-render
+issue 14 adds), and decide's rules."""
 
 from __future__ import annotations
 
@@ -55,8 +56,9 @@ def run_step(state: JobState, step: str, worker: str = "w1") -> JobState:
     return apply(state, cmd.CompleteStep(step=step, attempt=attempt, duration_s=1.0))
 
 
-def test_the_seed_has_21_transitions_between_11_states_in_5_columns():
-    assert len(TRANSITIONS) == 21
+def test_the_seed_has_21_transitions_between_11_states_in_5_columns_and_a_re_render():
+    assert len(TRANSITIONS) == 22
+    assert (S.DONE, S.RENDER_RUNNING) in TRANSITIONS
     assert len(JobStateName) == 11
     assert len(Column) == 5
 

@@ -180,3 +180,10 @@ def test_the_pictures_change_exactly_at_the_persons_scene_markers():
     # and without markers the same backgrounds are spread evenly, elsewhere
     even = plan_render(many, 30, count, 3.0)
     assert [start for start, _ in even.spans] != [start for start, _ in plan.spans]
+
+
+def test_captions_off_leave_the_pictures_clean_and_the_timeline_whole():
+    plan = plan_render(NARRATION, 30, 2, 3.0, style="off")
+    assert not [s for s in plan.segments if s.caption]
+    assert sum(s.frames for s in plan.segments) == plan.total_frames == round(9.9 * 30)
+    assert plan.spans == plan_render(NARRATION, 30, 2, 3.0).spans  # the backgrounds change as before

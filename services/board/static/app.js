@@ -106,6 +106,7 @@ async function main() {
   $("#filter-state").addEventListener("change", (e) => { board.filters.state = e.target.value; board.applyFilters(); });
   $("#filter-language").addEventListener("change", (e) => { board.filters.language = e.target.value; board.applyFilters(); });
   $("#filter-story").addEventListener("change", (e) => { board.filters.story = e.target.value; board.applyFilters(); });
+  $("#filter-review").addEventListener("change", (e) => { board.filters.review = e.target.checked; board.applyFilters(); });
   for (const button of document.querySelectorAll("[data-ui-lang]")) {
     button.addEventListener("click", () => applyLanguage(button.dataset.uiLang, board));
   }

@@ -8,7 +8,7 @@ export class Board {
     this.columns = lifecycle.columns;
     this.running = lifecycle.running_states;
     this.cards = new Map();
-    this.filters = { text: "", state: "", language: "", story: "" };
+    this.filters = { text: "", state: "", language: "", story: "", review: false };
     this.onOpen = onOpen;
     this.announce = announce;
     this.toast = toast;
@@ -72,7 +72,8 @@ export class Board {
     return (!f.text || card.title.toLowerCase().includes(f.text.toLowerCase()))
       && (!f.state || card.state === f.state)
       && (!f.language || card.language === f.language)
-      && (!f.story || card.story_type === f.story);
+      && (!f.story || card.story_type === f.story)
+      && (!f.review || card.waiting_review);
   }
 
   place(card) {
@@ -133,6 +134,7 @@ export class Board {
         el("span", { style: `width:${card.progress}%` })) : null,
       running ? el("div", { class: "eta" }, `${Math.round(card.progress)}%${card.eta_s != null ? " · " + t("eta", { time: duration(card.eta_s) }) : ""}`) : null,
       card.state === "FAILED" && card.last_error ? el("div", { class: "card-error", title: card.last_error }, card.last_error) : null,
+      card.waiting_review ? el("div", { class: "card-review" }, t("waitingReview")) : null,
     );
     node.addEventListener("dragstart", (e) => { e.dataTransfer.setData("text/plain", card.id); e.dataTransfer.effectAllowed = "move"; });
     node.addEventListener("click", () => this.onOpen(card.id));

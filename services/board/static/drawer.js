@@ -107,14 +107,71 @@ export class Drawer {
       buttons.push(instruction, el("button", {
         class: "primary", id: "d-retry",
         onclick: () => this.act("retry", instruction.value.trim() ? { instruction: instruction.value.trim() } : {}),
-      }, t("retry")));
+      }, t("retry")), el("button", {
+        class: "ghost", id: "d-retry-config",
+        onclick: () => this.act("retry", { current_config: true, ...(instruction.value.trim() ? { instruction: instruction.value.trim() } : {}) }),
+      }, t("retryCurrentConfig")));
     }
+    if (["FAILED", "CANCELLED", "DONE"].includes(job.state)) {
+      buttons.push(el("button", { class: "ghost", id: "d-duplicate", onclick: () => this.duplicate() }, t("duplicate")));
+    }
+    if (job.waiting_review) buttons.unshift(el("p", { class: "review-hint", id: "d-review" }, t("reviewHint")));
     if (job.state !== "DONE") {
       const toggle = el("input", { type: "checkbox", id: "d-auto", checked: job.auto_video });
       toggle.addEventListener("change", () => this.setAuto(toggle.checked));
       buttons.push(el("label", { class: "switch" }, toggle, " ", t("autoVideo")));
     }
+    if (["RENDER_READY", "DONE"].includes(job.state)) buttons.push(this.renderSettings(job));
     box.replaceChildren(...buttons);
+  }
+
+  // What only the render uses (music, captions, end card): change it and render (again); script
+  // and narration stay as they are. Only the fields the person changed are sent.
+  renderSettings(job) {
+    const o = this.options();
+    const video = job.config.video || {};
+    const chosen = job.render_settings || {};
+    const now = {
+      music: chosen.music ?? job.options.music ?? (job.config.effects && job.config.effects.music) ?? "none",
+      captions: chosen.captions ?? video.captions ?? "lines",
+      end_card_s: chosen.end_card_s ?? video.end_card_s ?? 0,
+      end_card_text: chosen.end_card_text ?? video.end_card_text ?? "",
+    };
+    const music = ["none", ...o.music, ...(o.music.includes(now.music) || now.music === "none" ? [] : [now.music])];
+    const form = el("form", { class: "render-settings", id: "d-render-form", novalidate: true, "aria-label": t("renderSettings") },
+      field(t("music"), el("select", { name: "music" }, music.map((v) => el("option", { value: v, selected: v === now.music }, this.musicName(v)))), "music"),
+      field(t("captions"), el("select", { name: "captions" }, ["lines", "words", "off"].map((v) => el("option", { value: v, selected: v === now.captions }, t(`captions_${v}`)))), "captions"),
+      field(t("endCardSeconds"), el("input", { name: "end_card_s", type: "number", min: 0, max: 20, step: 0.5, value: now.end_card_s }), "end_card_s"),
+      field(t("endCardText"), el("input", { name: "end_card_text", maxlength: 120, value: now.end_card_text, placeholder: t("endCardTitle") }), "end_card_text"),
+      el("button", { class: "primary", type: "submit", id: "d-render" }, t(job.state === "DONE" ? "renderAgain" : "renderNow")),
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const data = Object.fromEntries(new FormData(form));
+      data.end_card_s = Number(data.end_card_s);
+      const changed = Object.fromEntries(Object.entries(data).filter(([k, v]) => v !== now[k]));
+      form.querySelectorAll(".error").forEach((p) => { p.textContent = ""; });
+      try {
+        await api(`/api/v1/jobs/${job.id}/render`, { method: "POST", json: changed });
+        this.toast(t("renderStarted"));
+        await this.open(job.id);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        const slot = error.field && form.querySelector(`[data-error-for="${error.field}"]`);
+        if (slot) slot.textContent = error.message; else this.toast(error.message, "error");
+      }
+    });
+    return form;
+  }
+
+  async duplicate() {
+    try {
+      const copy = await api(`/api/v1/jobs/${this.job.id}/duplicate`, { method: "POST" });
+      this.toast(t("duplicated", { title: copy.title }));
+      await this.open(copy.id);
+    } catch (error) {
+      if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+    }
   }
 
   async act(action, body) {
@@ -165,8 +222,10 @@ export class Drawer {
       [t("language"), job.language], [t("storyType"), t(job.options.story_type)],
       [t("duration"), t(job.options.duration_preset)], [t("voice"), job.options.voice_preset || t("defaultVoice")],
       [t("visualMode"), t(job.options.visual_mode)], [t("imagesCount"), job.options.images_count],
-      [t("music"), this.musicName(job.options.music ?? (job.config.effects && job.config.effects.music))],
-      [t("autoVideo"), job.auto_video ? t("on") : t("off")], [t("created"), when(job.created_at)],
+      [t("music"), this.musicName((job.render_settings || {}).music ?? job.options.music ?? (job.config.effects && job.config.effects.music))],
+      [t("captions"), t(`captions_${(job.render_settings || {}).captions ?? (job.config.video || {}).captions ?? "lines"}`)],
+      [t("autoVideo"), job.auto_video ? t("on") : t("off")], [t("stepByStep"), job.options.step_by_step ? t("on") : t("off")],
+      [t("created"), when(job.created_at)],
       [t("updated"), when(job.updated_at)],
     ];
     if (job.last_error) rows.push([t("error"), job.last_error]);
@@ -343,6 +402,7 @@ function describe(event) {
     if (said && said !== `msg_${p.code}`) p.message = said;
   }
   if (event.type === "auto_video_set") p.state = p.enabled ? t("on") : t("off");
+  if (event.type === "render_settings_changed") p.changes = Object.entries(p.settings || {}).map(([k, v]) => `${k} = ${v}`).join(", ");
   return t(`ev_${event.type}`, p);
 }
 

@@ -62,6 +62,14 @@ const en = {
   msg_refused_resume_first: "resume or retry the job first", msg_refused_only_forward: "jobs only move forward, and this one is in {column}",
   msg_refused_nothing_running: "only a job with a running step can be cancelled", msg_refused_not_stopped: "only failed or cancelled jobs can be resumed",
   msg_short_saved: "short {n} of {total} saved", msg_trying_again: "{error}; trying again in {delay} s (try {next} of {limit})",
+  // review, render again, rescue (issue 14)
+  recipe: "Recipe", stepByStep: "Step by step (review each step)", waitingReview: "Waiting for your review", onlyWaitingReview: "Waiting for review",
+  reviewHint: "Waiting for your review: look at this step, then drag the card to the next column to go on.",
+  retryCurrentConfig: "Retry with the current configuration", duplicate: "Duplicate", duplicated: "{title} duplicated: the copy is in To do.",
+  renderSettings: "Render settings", captions: "Captions", captions_lines: "A line at a time", captions_words: "Large words", captions_off: "None",
+  endCardSeconds: "End card (seconds)", endCardText: "End card text", endCardTitle: "empty: the title", renderNow: "Render", renderAgain: "Render again",
+  renderStarted: "Rendering with these settings; the current video stays until the new one is saved.",
+  ev_config_refreshed: "Configuration resolved again (current versions) for the retry", ev_render_settings_changed: "Render settings changed: {changes}",
 };
 
 const pt = {
@@ -121,6 +129,14 @@ const pt = {
   msg_refused_resume_first: "retome ou repita o trabalho primeiro", msg_refused_only_forward: "os trabalhos só andam para a frente, e este está em {column}",
   msg_refused_nothing_running: "só um trabalho com uma etapa rodando pode ser cancelado", msg_refused_not_stopped: "só trabalhos com falha ou cancelados podem ser retomados",
   msg_short_saved: "short {n} de {total} salvo", msg_trying_again: "{error}; nova tentativa em {delay} s (tentativa {next} de {limit})",
+  // revisão, renderizar de novo, resgate (issue 14)
+  recipe: "Receita", stepByStep: "Passo a passo (revisar cada etapa)", waitingReview: "Aguardando sua revisão", onlyWaitingReview: "Aguardando revisão",
+  reviewHint: "Aguardando sua revisão: confira esta etapa e arraste o cartão para a próxima coluna para continuar.",
+  retryCurrentConfig: "Tentar de novo com a configuração atual", duplicate: "Duplicar", duplicated: "{title} duplicado: a cópia está em A fazer.",
+  renderSettings: "Ajustes da renderização", captions: "Legendas", captions_lines: "Uma linha por vez", captions_words: "Palavras grandes", captions_off: "Nenhuma",
+  endCardSeconds: "Cartão final (segundos)", endCardText: "Texto do cartão final", endCardTitle: "vazio: o título", renderNow: "Renderizar", renderAgain: "Renderizar de novo",
+  renderStarted: "Renderizando com estes ajustes; o vídeo atual fica até o novo ser salvo.",
+  ev_config_refreshed: "Configuração resolvida de novo (versões atuais) para a nova tentativa", ev_render_settings_changed: "Ajustes da renderização alterados: {changes}",
 };
 
 export const dictionaries = {

@@ -57,4 +57,12 @@ export const es = {
   msg_refused_resume_first: "reanuda o reintenta el trabajo primero", msg_refused_only_forward: "los trabajos solo avanzan, y este está en {column}",
   msg_refused_nothing_running: "solo se puede cancelar un trabajo con un paso en curso", msg_refused_not_stopped: "solo se pueden reanudar trabajos fallidos o cancelados",
   msg_short_saved: "short {n} de {total} guardado", msg_trying_again: "{error}; nuevo intento en {delay} s (intento {next} de {limit})",
+  // revisión, renderizar de nuevo, rescate (issue 14)
+  recipe: "Receta", stepByStep: "Paso a paso (revisar cada paso)", waitingReview: "Esperando tu revisión", onlyWaitingReview: "Esperando revisión",
+  reviewHint: "Esperando tu revisión: revisa este paso y arrastra la tarjeta a la siguiente columna para continuar.",
+  retryCurrentConfig: "Reintentar con la configuración actual", duplicate: "Duplicar", duplicated: "{title} duplicado: la copia está en Por hacer.",
+  renderSettings: "Ajustes del renderizado", captions: "Subtítulos", captions_lines: "Una línea a la vez", captions_words: "Palabras grandes", captions_off: "Ninguno",
+  endCardSeconds: "Tarjeta final (segundos)", endCardText: "Texto de la tarjeta final", endCardTitle: "vacío: el título", renderNow: "Renderizar", renderAgain: "Renderizar de nuevo",
+  renderStarted: "Renderizando con estos ajustes; el video actual se queda hasta que se guarde el nuevo.",
+  ev_config_refreshed: "Configuración resuelta de nuevo (versiones actuales) para el reintento", ev_render_settings_changed: "Ajustes del renderizado cambiados: {changes}",
 };

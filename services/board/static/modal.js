@@ -34,6 +34,7 @@ export class NewVideo {
       if (current && [...select.options].some((opt) => opt.value === current)) select.value = current;
     };
     choices(f.template, [["", t("noTemplate")], ...o.templates.map((tpl) => [tpl.slug, tpl.name])]);
+    choices(f.recipe, o.recipes.map((r) => [r.slug, r.name]));
     choices(f.language, o.languages.map((v) => [v, v]));
     choices(f.story_type, o.story_types.map((v) => [v]));
     choices(f.duration_preset, o.duration_presets.map((v) => [v]));
@@ -50,6 +51,7 @@ export class NewVideo {
     this.templateRow().hidden = true;
     this.fill();
     this.form.elements.duration_preset.value = "medium";
+    this.form.elements.recipe.value = this.options().default_recipe;
     this.form.elements.auto_video.checked = this.options().auto_video;
     this.clearErrors();
     this.toggleUploads();
@@ -71,6 +73,8 @@ export class NewVideo {
     }
     this.form.elements.music.value = template.music || "";
     if (template.auto_video != null) this.form.elements.auto_video.checked = template.auto_video;
+    if ([...this.form.elements.recipe.options].some((opt) => opt.value === template.recipe)) this.form.elements.recipe.value = template.recipe;
+    this.form.elements.step_by_step.checked = Boolean(template.step_by_step);
     this.toggleUploads();
   }
 
@@ -127,7 +131,9 @@ export class NewVideo {
       images_count: Number(f.images_count.value),
       shorts: Number(f.shorts.value),
       auto_video: f.auto_video.checked,
+      step_by_step: f.step_by_step.checked,
     };
+    if (f.recipe.value) body.recipe = f.recipe.value;
     if (f.voice_preset.value) body.voice_preset = f.voice_preset.value;
     if (f.music.value) body.music = f.music.value;
     if (this.uploads.length) body.images = this.uploads;
