@@ -97,4 +97,6 @@ def approve(d: _Decision, c: cmd.Approve) -> None:
         return
     if job.state == S.TTS_DONE:
         d.transition(S.RENDER_READY, "user_action", reason)
+        if job.options.step_by_step:  # every pause is a review: the render's settings are next
+            return
     d.start_column(S.RENDER_RUNNING, "user_action", reason)

@@ -226,6 +226,11 @@ TemplateSlug = Annotated[
 ]
 
 
+@router.get("/templates/{slug}", responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+async def get_template(slug: TemplateSlug, ctx: Ctx) -> Template:
+    return await ctx.board_config.template(slug)
+
+
 @router.put("/templates/{slug}", responses={422: {"model": ErrorOut}})
 async def save_template(slug: TemplateSlug, body: TemplateIn, ctx: Ctx) -> Template:
     """Save the form's choices (not title, brief or images) under a name, to create jobs from."""

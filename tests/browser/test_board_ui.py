@@ -132,7 +132,7 @@ async def test_a_batch_file_imports_from_the_board(page: Page, tmp_path):
         "Do CSV dois,Uma ideia.,pt-BR,false\n"
     )
     await page.set_input_files("#import-file", str(rows))
-    await expect(page.locator(".toast")).to_contain_text("2 jobs created")
+    await expect(page.locator(".toast", has_text="2 jobs created")).to_be_visible()
     await expect(card(page, "From CSV one")).to_be_visible()
     await expect(card(page, "Do CSV dois")).to_be_visible()
     bad = tmp_path / "bad.csv"

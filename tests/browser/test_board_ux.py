@@ -80,7 +80,7 @@ async def test_a_template_is_named_in_the_form_and_its_slug_keeps_its_letters(
     await expect(page.locator("#template-slug")).to_contain_text("misterio-a-noite")
     await screenshot(page, "template-name")
     await page.press("#f-template-name", "Enter")
-    await expect(page.locator(".toast")).to_contain_text("Template saved.")
+    await expect(page.locator(".toast", has_text="Template saved.")).to_be_visible()
     await expect(page.locator("#f-template")).to_have_value("misterio-a-noite")
     saved = (await client.get("/api/v1/templates")).json()["items"]
     assert [(t["slug"], t["name"], t["story_type"]) for t in saved] == [

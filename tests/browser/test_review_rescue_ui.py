@@ -93,7 +93,7 @@ async def test_rescue_a_job_that_failed_on_its_configuration(
     await form.locator('select[name="captions"]').select_option("off")
     await screenshot(page, "drawer-render-again")
     await page.click("#d-render")
-    await expect(page.locator(".toast")).to_contain_text("Rendering with these settings")
+    await expect(page.locator(".toast", has_text="Rendering with these settings")).to_be_visible()
 
     await expect(card(page, "Rescued")).to_have_attribute("data-state", "RENDER_RUNNING", timeout=20_000)
     done = await wait_for_state(client, job["id"], ("DONE",))

@@ -89,8 +89,16 @@ async def test_edit_diff_restore_re_record_approve_and_the_video_says_the_edits(
     await page.click('.versions li[data-version="3"] .restore')
     await expect(page.locator(".studio-head")).to_have_text("Version 5")
     await expect(page.locator('[name="text-0"]')).to_have_value(f"{EDITED} {original}")
-    # when the script is approved, the narration is recorded and waits for its review
+    # when a heading is typed but not saved, approving asks first, and "keep editing" keeps it
+    await page.fill('[name="heading-0"]', "Not saved yet")
     await page.click("#studio-approve")
+    await expect(page.locator("#confirm-text")).to_contain_text("not saved")
+    await page.click("#confirm-no")
+    await expect(page.locator('[name="heading-0"]')).to_have_value("Not saved yet")
+    assert (await client.get(f"/api/v1/jobs/{job['id']}")).json()["state"] == "SCRIPT_DONE"
+    # when the script is approved without it, the narration is recorded and waits for its review
+    await page.click("#studio-approve")
+    await page.click("#confirm-yes")
     await wait_for_state(client, job["id"], ("TTS_DONE",))
     await page.click('[data-tab="audio"]')
     await expect(page.locator('.narration-section[data-section="1"] .cues li').first).to_contain_text(EDITED)

@@ -100,6 +100,8 @@ async def test_templates_fill_the_form_and_the_request_wins(client: httpx.AsyncC
     )
     assert saved.status_code == 200, saved.text
     assert [t["slug"] for t in (await client.get("/api/v1/templates")).json()["items"]] == ["drama-pt"]
+    one = await client.get("/api/v1/templates/drama-pt")
+    assert one.status_code == 200 and one.json()["name"] == "Drama in Portuguese"
     job = await new_job(client, template="drama-pt", duration_preset="long")
     detail = (await client.get(f"/api/v1/jobs/{job['id']}")).json()
     assert detail["language"] == "pt-BR" and detail["options"]["story_type"] == "drama"
@@ -108,6 +110,7 @@ async def test_templates_fill_the_form_and_the_request_wins(client: httpx.AsyncC
     assert missing.status_code == 422 and missing.json()["field"] == "template"
     assert (await client.delete("/api/v1/templates/drama-pt")).status_code == 204
     assert (await client.delete("/api/v1/templates/drama-pt")).status_code == 404
+    assert (await client.get("/api/v1/templates/drama-pt")).status_code == 404
 
 
 async def test_batch_import_creates_every_row_or_none(client: httpx.AsyncClient):

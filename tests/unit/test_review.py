@@ -12,8 +12,9 @@ from shared.decide import decide
 from shared.errors import TransitionRefused
 from shared.events import AutoTransition, ScriptRevised, StepRequested, VersionFile
 from shared.jobstate import REVIEW_TRANSITIONS, TRANSITIONS, Column, JobState, JobStateName
+from shared.options import JobOptions
 from shared.script import Script, Section
-from tests.unit.test_machine import apply, created, run_step
+from tests.unit.test_machine import apply, config, created, run_step
 
 S = JobStateName
 
@@ -114,3 +115,17 @@ def test_the_diff_numbers_sentences_as_the_narration_does_and_marks_the_scenes()
         ("added", "[scene] Three."),
     ]
     assert "+[scene] Three." in unified and " Two lines." in unified
+
+
+def test_step_by_step_approving_the_narration_stops_at_the_render_settings():
+    # given a step-by-step job at its narration's review
+    options = JobOptions(step_by_step=True)
+    new = cmd.CreateJob(title="T", brief="B.", language="en-US", options=options, config=config())
+    job = written(apply(apply(JobState(job_id="job-1"), new), cmd.MoveToColumn(column=Column.ROTEIRO)))
+    job = apply(run_step(apply(job, cmd.Approve()), "tts"), cmd.Advance())
+    assert job.state == S.TTS_DONE
+    # when the person approves it, the job waits at RENDER_READY (its render settings are a review too)
+    job = apply(job, cmd.Approve())
+    assert job.state == S.RENDER_READY and job.review_here
+    # and approving there renders
+    assert apply(job, cmd.Approve()).state == S.RENDER_RUNNING

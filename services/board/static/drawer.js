@@ -115,7 +115,7 @@ export class Drawer {
     if (["FAILED", "CANCELLED", "DONE"].includes(job.state)) {
       buttons.push(el("button", { class: "ghost", id: "d-duplicate", onclick: () => this.duplicate() }, t("duplicate")));
     }
-    if (job.waiting_review) buttons.unshift(el("p", { class: "review-hint", id: "d-review" }, t("reviewHint")));
+    if (job.waiting_review) buttons.unshift(el("p", { class: "review-hint", id: "d-review" }, t(job.state === "RENDER_READY" ? "reviewHintRender" : "reviewHint")));
     if (job.state !== "DONE") {
       const toggle = el("input", { type: "checkbox", id: "d-auto", checked: job.auto_video });
       toggle.addEventListener("change", () => this.setAuto(toggle.checked));
@@ -158,7 +158,7 @@ export class Drawer {
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         const slot = error.field && form.querySelector(`[data-error-for="${error.field}"]`);
-        if (slot) slot.textContent = error.message; else this.toast(error.message, "error");
+        if (slot) slot.textContent = error.message; else this.toast(errorText(error), "error");
       }
     });
     return form;
@@ -170,7 +170,7 @@ export class Drawer {
       this.toast(t("duplicated", { title: copy.title }));
       await this.open(copy.id);
     } catch (error) {
-      if (error instanceof ApiError) this.toast(error.message, "error"); else throw error;
+      if (error instanceof ApiError) this.toast(errorText(error), "error"); else throw error;
     }
   }
 
@@ -286,7 +286,7 @@ export class Drawer {
         if (!(error instanceof ApiError)) throw error;
         for (const problem of error.errors.length ? error.errors : [{ field: error.field, message: error.message }]) {
           const slot = form.querySelector(`[data-error-for="${problem.field}"]`);
-          if (slot) slot.textContent = problem.message; else this.toast(error.message, "error");
+          if (slot) slot.textContent = problem.message; else this.toast(errorText(error), "error");
         }
       }
     });

@@ -64,7 +64,8 @@ const en = {
   msg_short_saved: "short {n} of {total} saved", msg_trying_again: "{error}; trying again in {delay} s (try {next} of {limit})",
   // review, render again, rescue (issue 14)
   recipe: "Recipe", stepByStep: "Step by step (review each step)", waitingReview: "Waiting for your review", onlyWaitingReview: "Waiting for review",
-  reviewHint: "Waiting for your review: look at this step, then drag the card to the next column to go on.",
+  reviewHint: "Waiting for your review: look at this step (edit it in its tab if needed), then “Approve and continue”, or drag the card to the next column.",
+  reviewHintRender: "Waiting for your review: choose the render settings below, then Render, or drag the card to the next column.",
   retryCurrentConfig: "Retry with the current configuration", duplicate: "Duplicate", duplicated: "{title} duplicated: the copy is in To do.",
   renderSettings: "Render settings", captions: "Captions", captions_lines: "A line at a time", captions_words: "Large words", captions_off: "None",
   endCardSeconds: "End card (seconds)", endCardText: "End card text", endCardTitle: "empty: the title", renderNow: "Render", renderAgain: "Render again",
@@ -131,7 +132,8 @@ const pt = {
   msg_short_saved: "short {n} de {total} salvo", msg_trying_again: "{error}; nova tentativa em {delay} s (tentativa {next} de {limit})",
   // revisão, renderizar de novo, resgate (issue 14)
   recipe: "Receita", stepByStep: "Passo a passo (revisar cada etapa)", waitingReview: "Aguardando sua revisão", onlyWaitingReview: "Aguardando revisão",
-  reviewHint: "Aguardando sua revisão: confira esta etapa e arraste o cartão para a próxima coluna para continuar.",
+  reviewHint: "Aguardando sua revisão: confira esta etapa (edite na aba dela, se precisar) e depois “Aprovar e continuar”, ou arraste o cartão para a próxima coluna.",
+  reviewHintRender: "Aguardando sua revisão: escolha os ajustes da renderização abaixo e depois Renderizar, ou arraste o cartão para a próxima coluna.",
   retryCurrentConfig: "Tentar de novo com a configuração atual", duplicate: "Duplicar", duplicated: "{title} duplicado: a cópia está em A fazer.",
   renderSettings: "Ajustes da renderização", captions: "Legendas", captions_lines: "Uma linha por vez", captions_words: "Palavras grandes", captions_off: "Nenhuma",
   endCardSeconds: "Cartão final (segundos)", endCardText: "Texto do cartão final", endCardTitle: "vazio: o título", renderNow: "Renderizar", renderAgain: "Renderizar de novo",

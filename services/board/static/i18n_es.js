@@ -59,7 +59,8 @@ export const es = {
   msg_short_saved: "short {n} de {total} guardado", msg_trying_again: "{error}; nuevo intento en {delay} s (intento {next} de {limit})",
   // revisión, renderizar de nuevo, rescate (issue 14)
   recipe: "Receta", stepByStep: "Paso a paso (revisar cada paso)", waitingReview: "Esperando tu revisión", onlyWaitingReview: "Esperando revisión",
-  reviewHint: "Esperando tu revisión: revisa este paso y arrastra la tarjeta a la siguiente columna para continuar.",
+  reviewHint: "Esperando tu revisión: revisa este paso (edítalo en su pestaña si hace falta) y luego “Aprobar y continuar”, o arrastra la tarjeta a la siguiente columna.",
+  reviewHintRender: "Esperando tu revisión: elige los ajustes del renderizado abajo y luego Renderizar, o arrastra la tarjeta a la siguiente columna.",
   retryCurrentConfig: "Reintentar con la configuración actual", duplicate: "Duplicar", duplicated: "{title} duplicado: la copia está en Por hacer.",
   renderSettings: "Ajustes del renderizado", captions: "Subtítulos", captions_lines: "Una línea a la vez", captions_words: "Palabras grandes", captions_off: "Ninguno",
   endCardSeconds: "Tarjeta final (segundos)", endCardText: "Texto de la tarjeta final", endCardTitle: "vacío: el título", renderNow: "Renderizar", renderAgain: "Renderizar de nuevo",

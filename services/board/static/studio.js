@@ -4,9 +4,14 @@
 // and a restore. The narration review (the Audio tab at TTS_DONE): listen with the timed cues and
 // re-record one section. Everything shown comes from the API, set as text, never as HTML.
 import { api, ApiError, el } from "./api.js";
-import { addTexts, duration, t, when } from "./i18n.js";
+import { confirmInPage } from "./confirm.js";
+import { addTexts, duration, errorText, t, when } from "./i18n.js";
+
+// A viewer sees the review, and edits nothing (the API would refuse it: 403).
+const mayEdit = (answer) => answer.editable && document.body.dataset.role !== "viewer";
 
 addTexts("en", {
+  approveUnsaved: "Your changes are not saved. Approve the last saved version without them?", approveAnyway: "Approve without them", keepEditing: "Keep editing",
   studioVersion: "Version {n}", versions: "Versions", versionBy: "v{n} · {actor} · {when}",
   restoredFrom: "restores v{n}", rerecordedSection: "section {n} re-recorded", compare: "Compare with v{n}",
   restore: "Restore this version", saveVersion: "Save as a new version", approveContinue: "Approve and continue",
@@ -23,6 +28,7 @@ addTexts("en", {
   ev_script_revised: "Script version {version} saved",
 });
 addTexts("pt-BR", {
+  approveUnsaved: "Suas mudanças não foram salvas. Aprovar a última versão salva sem elas?", approveAnyway: "Aprovar sem elas", keepEditing: "Continuar editando",
   studioVersion: "Versão {n}", versions: "Versões", versionBy: "v{n} · {actor} · {when}",
   restoredFrom: "restaura a v{n}", rerecordedSection: "seção {n} regravada", compare: "Comparar com a v{n}",
   restore: "Restaurar esta versão", saveVersion: "Salvar como nova versão", approveContinue: "Aprovar e continuar",
@@ -40,6 +46,7 @@ addTexts("pt-BR", {
 });
 
 addTexts("es", {
+  approveUnsaved: "Tus cambios no están guardados. ¿Aprobar la última versión guardada sin ellos?", approveAnyway: "Aprobar sin ellos", keepEditing: "Seguir editando",
   studioVersion: "Versión {n}", versions: "Versiones", versionBy: "v{n} · {actor} · {when}",
   restoredFrom: "restaura la v{n}", rerecordedSection: "sección {n} regrabada", compare: "Comparar con la v{n}",
   restore: "Restaurar esta versión", saveVersion: "Guardar como nueva versión", approveContinue: "Aprobar y continuar",
@@ -72,7 +79,7 @@ async function guarded(drawer, action) {
   try {
     return await action();
   } catch (error) {
-    if (error instanceof ApiError) drawer.toast(error.message, "error"); else throw error;
+    if (error instanceof ApiError) drawer.toast(errorText(error), "error"); else throw error;
     return null;
   }
 }
@@ -113,7 +120,7 @@ class Studio {
         v.section ? ` · ${t("rerecordedSection", { n: v.section })}` : "",
         v.version === a.version ? null : [
           " ", el("button", { class: "link compare", onclick: () => this.compare(v.version) }, t("compare", { n: a.version })),
-          a.editable ? [" ", el("button", { class: "link restore", onclick: () => this.restore(v.version) }, t("restore"))] : null,
+          mayEdit(a) ? [" ", el("button", { class: "link restore", onclick: () => this.restore(v.version) }, t("restore"))] : null,
         ]))));
   }
 
@@ -150,7 +157,7 @@ class Studio {
     this.sceneList = el("ol", { class: "scene-list", start: 1 });
     this.renderScenes();
     const form = el("form", { class: "studio", novalidate: true },
-      el("fieldset", { disabled: !this.answer.editable, class: "bare" },
+      el("fieldset", { disabled: !mayEdit(this.answer), class: "bare" },
         sections,
         el("fieldset", { class: "studio-scenes" },
           el("legend", {}, t("scenes")),
@@ -166,11 +173,20 @@ class Studio {
           el("label", {}, t("tags"), el("input", { name: "meta-tags", value: meta.tags.join(", ") })),
           el("p", { class: "error", dataset: { errorFor: "script.metadata" } })),
         el("p", { class: "error", dataset: { errorFor: "script" } }),
-        el("div", { class: "studio-actions" },
+        el("div", { class: "studio-actions needs-operator" },
           el("button", { class: "primary", type: "submit", id: "studio-save" }, t("saveVersion")),
-          el("button", { type: "button", id: "studio-approve", onclick: () => approve(this.drawer, this.job) }, t("approveContinue")))));
+          el("button", { type: "button", id: "studio-approve", onclick: () => this.approve() }, t("approveContinue")))));
+    this.unsaved = false;
+    form.addEventListener("input", () => { this.unsaved = true; });
+    form.addEventListener("change", () => { this.unsaved = true; });
     form.addEventListener("submit", (event) => { event.preventDefault(); this.save(form); });
     return form;
+  }
+
+  // Approving takes the saved version: edits not saved yet are asked about, never dropped silently.
+  async approve() {
+    if (this.unsaved && !(await confirmInPage({ text: t("approveUnsaved"), yes: t("approveAnyway"), no: t("keepEditing") }))) return;
+    await approve(this.drawer, this.job);
   }
 
   renderScenes() {
@@ -231,7 +247,7 @@ function showErrors(form, error, drawer) {
     const parts = String(problem.field || "").split(".");
     let slot = null;
     for (let n = parts.length; n > 0 && !slot; n -= 1) slot = form.querySelector(`[data-error-for="${parts.slice(0, n).join(".")}"]`);
-    if (slot) slot.textContent = problem.message; else drawer.toast(error.message, "error");
+    if (slot) slot.textContent = problem.message; else drawer.toast(errorText(error), "error");
   }
 }
 
@@ -252,7 +268,7 @@ export async function narrationReview(drawer, job, player, cues) {
     const text = el("textarea", { name: `section-${n}`, rows: 4 }, section.paragraphs.join("\n\n"));
     const voice = voiceSelect(`voice-${n}`, section.voice_preset, jobVoice, presets);
     const error = el("p", { class: "error" });
-    const button = el("button", { type: "button", id: `rerecord-${n}`, disabled: !answer.editable }, t("rerecord"));
+    const button = el("button", { type: "button", class: "needs-operator", id: `rerecord-${n}`, disabled: !mayEdit(answer) }, t("rerecord"));
     button.addEventListener("click", async () => {
       const body = {};
       const paragraphs = paragraphsOf(text.value);
@@ -281,6 +297,6 @@ export async function narrationReview(drawer, job, player, cues) {
     el("h3", {}, t("reviewNarration")),
     ...sections,
     el("div", { class: "studio-actions" },
-      el("button", { class: "primary", type: "button", id: "narration-approve", onclick: () => approve(drawer, job) }, t("approveContinue"))),
+      el("button", { class: "primary needs-operator", type: "button", id: "narration-approve", onclick: () => approve(drawer, job) }, t("approveContinue"))),
   ];
 }

@@ -261,7 +261,7 @@ async function showWebhooks(notice) {
     } catch (error) { toast(error.message, "error"); }
   } }, "Subscribe"));
   $("#main").replaceChildren(
-    el("h2", {}, "Webhooks"), notice || null, form,
+    el("h2", {}, "Webhooks"), ...(notice ? [notice] : []), form,
     el("table", {}, el("tr", {}, ["URL", "Events", "State", ""].map((h) => el("th", {}, h))),
       subscriptions.map((s) => el("tr", { class: "row", "data-hook": s.id },
         el("td", {}, s.url), el("td", {}, s.event_types.join(", ")),
