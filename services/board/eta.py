@@ -33,6 +33,7 @@ DEFAULT_WORDS_PER_CHAR = 0.25
 TRUSTED_RUNS = 3  # fewer past runs than this: the running step's own rate is preferred
 RATE_MIN_PERCENT = 2.0  # below this (or this soon), a step's progress says nothing about its pace yet
 RATE_MIN_ELAPSED_S = 2.0
+MIN_SHOWN_S = 1.0  # less than this left is not shown (see eta_seconds)
 
 
 @dataclass(frozen=True)
@@ -179,4 +180,6 @@ def eta_seconds(job: EtaInput, history: History, now: datetime) -> float | None:
         if predicted is None:
             return None
         total += predicted
-    return round(total, 1)
+    # under a second left and still running: the last part (saving, muxing) is slower than the pace
+    # promised; "about 0 s left" for seconds on end is the wrong ETA the board must not show
+    return round(total, 1) if total >= MIN_SHOWN_S else None

@@ -24,9 +24,10 @@ def fits(runs: int = TRUSTED_RUNS, **seconds: float) -> dict[tuple[str, str, str
     return {(step, *KEY): Fit(s, 0.0, runs) for step, s in seconds.items()}
 
 
-def running_script(percent: float = 0.0) -> JobState:
-    """A job whose script step started at STARTED and has reported `percent`."""
-    state = apply(created(), cmd.MoveToColumn(column=Column.ROTEIRO))
+def running_script(percent: float = 0.0, auto_video: bool = True) -> JobState:
+    """A job whose script step started at STARTED and has reported `percent` (without Auto video:
+    a job sent only to the script column)."""
+    state = apply(created(auto_video=auto_video), cmd.MoveToColumn(column=Column.ROTEIRO))
     for event in decide(state, cmd.StartStep(step="script", attempt=1, worker="w")):
         state = evolve(state, event.model_copy(update={"occurred_at": STARTED}))
     if percent:
@@ -108,3 +109,11 @@ def test_a_future_step_without_history_makes_the_eta_unknown():
 
 def test_no_eta_when_nothing_runs():
     assert eta_seconds(created(), History(), datetime.now(UTC)) is None
+
+
+def test_under_a_second_left_shows_no_eta_rather_than_about_0_s():
+    later = STARTED + timedelta(seconds=20)
+    # given a last step at 90% after 20 s: its pace says 2.2 s more, and that is shown
+    assert eta_seconds(running_script(90, auto_video=False), History(), later) == 2.2
+    # given it at 96% (the pace says 0.8 s, while saving the video takes longer): no ETA
+    assert eta_seconds(running_script(96, auto_video=False), History(), later) is None
