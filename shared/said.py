@@ -24,6 +24,8 @@ ENGLISH: Mapping[str, str] = {
     "attempt_refused": "attempt {attempt} refused: {problems}",
     "sentence_of": "sentence {n} of {total}",
     "part_of": "part {n} of {total}",
+    "bus_was_away": "the message bus (NATS) was away for {seconds} s while {step} worked; the work went on "
+    "and is reported now that it is back",
     "section_of": "section {n} of {total}",
     "section_kept": "section {n} of {total} (unchanged: kept from the last recording)",
     "voice_takes_over": "{failed}; {voice} takes over",

@@ -377,20 +377,24 @@ class StepWorker:
         again = said(
             "trying_again", error=err.message, delay=round(delay), next=delivered + 1, limit=self.max_deliver
         )
+        await self._log(item, again, 0.0)
+        raise Redeliver(err.message, delay)
+
+    async def _log(self, item: WorkItem, line: Said, percent: float) -> None:
+        """A line of the job's log, from the worker (not the handler)."""
         with contextlib.suppress(TransitionRefused):
             await self.store.execute(
                 item.job_id,
                 cmd.ReportProgress(
                     step=item.step,
                     attempt=item.attempt,
-                    percent=0.0,
-                    message=str(again),
-                    code=again.code,
-                    params=dict(again.params),
+                    percent=percent,
+                    message=str(line),
+                    code=line.code,
+                    params=dict(line.params),
                     actor=self.worker_id,
                 ),
             )
-        raise Redeliver(err.message, delay)
 
     async def _fail(self, item: WorkItem, message: str, code: str) -> None:
         with contextlib.suppress(TransitionRefused):
@@ -403,20 +407,8 @@ class StepWorker:
 
     async def _report_outage(self, item: WorkItem, away_s: float) -> None:
         """Say in the job's log that NATS was away while the step worked, and that it went on."""
-        if away_s < 1.0:
-            return
-        with contextlib.suppress(TransitionRefused):
-            await self.store.execute(
-                item.job_id,
-                cmd.ReportProgress(
-                    step=item.step,
-                    attempt=item.attempt,
-                    percent=100.0,
-                    message=f"the message bus (NATS) was away for {away_s:.0f} s while {item.step} "
-                    "worked; the work went on and is reported now that it is back",
-                    actor=self.worker_id,
-                ),
-            )
+        if away_s >= 1.0:
+            await self._log(item, said("bus_was_away", seconds=round(away_s), step=item.step), 100.0)
 
     async def _heartbeat(self, msg: Msg, item: WorkItem, task: asyncio.Task[StepResult]) -> None:
         """Keep the item ours while the handler works, and stop it if the job was cancelled. While

@@ -94,12 +94,14 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def stack_client(stack: Stack, timeout: float = 30) -> httpx.AsyncClient:
+    """An HTTP client of the stack, with the admin key."""
+    return httpx.AsyncClient(base_url=stack.board_url, headers=bearer(admin_key(stack)), timeout=timeout)
+
+
 @pytest.fixture
 async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of the stack, with the admin key."""
-    async with httpx.AsyncClient(
-        base_url=stack.board_url, headers=bearer(admin_key(stack)), timeout=30
-    ) as http:
+    async with stack_client(stack) as http:
         yield http
 
 

@@ -20,7 +20,7 @@ from shared.bus import PATIENCE, Bus, BusAway, impatient
 from shared.natsserver import EmbeddedNats
 from shared.settings import Settings
 from shared.worker import StepInput, StepResult
-from tests.conftest import BRIEF, Receiver, admin_key, bearer, stack_settings, wait_for_state
+from tests.conftest import BRIEF, Receiver, stack_client, stack_settings, wait_for_state
 from vfo.stack import Stack
 
 OUTAGE_S = 60.0
@@ -70,10 +70,7 @@ def settings(tmp_path: Path, nats_server: EmbeddedNats, database_url: str) -> Se
 
 @pytest.fixture
 async def client(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    # short enough that an API waiting for NATS to come back would fail this test
-    async with httpx.AsyncClient(
-        base_url=stack.board_url, headers=bearer(admin_key(stack)), timeout=8
-    ) as http:
+    async with stack_client(stack, timeout=8) as http:  # an API waiting for NATS would fail the test
         yield http
 
 

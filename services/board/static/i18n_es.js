@@ -47,7 +47,7 @@ export const es = {
   msg_writing_script: "escribiendo el guion", msg_providers_skipped: "omitidos: {passed}",
   msg_provider_hands_over: "{failed}; {next} escribe el guion en su lugar", msg_stage_reused: "{name} reutilizado de un intento anterior (sin nuevo costo)",
   msg_writing_stage: "escribiendo {name} con {provider} ({chars} caracteres)", msg_attempt_refused: "intento {attempt} rechazado: {problems}",
-  msg_sentence_of: "frase {n} de {total}", msg_part_of: "parte {n} de {total}", msg_section_of: "sección {n} de {total}", msg_section_kept: "sección {n} de {total} (sin cambios: se conserva la última grabación)",
+  msg_sentence_of: "frase {n} de {total}", msg_part_of: "parte {n} de {total}", msg_bus_was_away: "el bus de mensajes (NATS) estuvo caído {seconds} s mientras {step} trabajaba; el trabajo siguió y se informa ahora que volvió", msg_section_of: "sección {n} de {total}", msg_section_kept: "sección {n} de {total} (sin cambios: se conserva la última grabación)",
   msg_voice_takes_over: "{failed}; {voice} toma el relevo", msg_rendering_frames: "renderizando {frames} fotogramas",
   msg_encoder_falls_back: "{fallback}; renderizando con libx264", msg_render_shares: "imágenes {video}%, audio {audio}%",
   msg_muxing: "uniendo video y audio", msg_saving_video: "guardando el video",
