@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.subtitles import Block, blocks
+
 
 class Word(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -33,21 +35,26 @@ class Cues(BaseModel):
     # per section (0: the title), the key of what was said and how (services.tts.sections)
     sections: tuple[str, ...] = ()
 
+    def subtitles(self) -> list[Block]:
+        """The cues as readable subtitle blocks (shared.subtitles), in order."""
+        return [block for cue in self.cues for block in blocks(cue)]
+
     def to_srt(self) -> str:
-        blocks = [
-            f"{n}\n{_stamp(c.start, ',')} --> {_stamp(c.end, ',')}\n{_safe(c.text)}\n"
-            for n, c in enumerate(self.cues, 1)
-        ]
-        return "\n".join(blocks)
+        return "\n".join(
+            f"{n}\n{_stamp(b.start, ',')} --> {_stamp(b.end, ',')}\n{_safe(b.lines)}\n"
+            for n, b in enumerate(self.subtitles(), 1)
+        )
 
     def to_vtt(self) -> str:
-        blocks = [f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n{_safe(c.text)}\n" for c in self.cues]
-        return "WEBVTT\n\n" + "\n".join(blocks)
+        cues = [
+            f"{_stamp(b.start, '.')} --> {_stamp(b.end, '.')}\n{_safe(b.lines)}\n" for b in self.subtitles()
+        ]
+        return "WEBVTT\n\n" + "\n".join(cues)
 
 
-def _safe(text: str) -> str:
-    """Cue text is one line and never contains the timing arrow, which would end the cue early."""
-    return " ".join(text.split()).replace("-->", "->")
+def _safe(lines: tuple[str, ...]) -> str:
+    """A block's lines, never containing the timing arrow (which would end the cue early)."""
+    return "\n".join(" ".join(line.split()).replace("-->", "->") for line in lines)
 
 
 def _stamp(seconds: float, separator: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from services.tts import ssml
+from services.tts.align import Heard, align
 from services.tts.azure import Synthesizer
 from services.tts.espeak import Spoken
 from services.tts.sections import NoCache, SectionAudio, SectionCache, section_key, shifted
@@ -41,14 +42,13 @@ def _wav(path: Path, rate: int) -> wave.Wave_write:
 
 
 def _words(sentence: str, spoken: Spoken, start: float, end: float) -> tuple[Word, ...]:
-    starts = [(offset, length, start + ms / 1000) for offset, length, ms in spoken.words]
-    words = []
-    for index, (offset, length, at) in enumerate(starts):
-        text = sentence[offset : offset + length].strip()
-        until = starts[index + 1][2] if index + 1 < len(starts) else end
-        if text:
-            words.append(Word(text=text, start=round(at, 3), end=round(max(at, until), 3), offset=offset))
-    return tuple(words)
+    """The sentence's written words, timed by eSpeak NG's word events (each until the next)."""
+    starts = [start + ms / 1000 for _, _, ms in spoken.words]
+    heard = [
+        Heard(at, max(at, starts[n + 1] if n + 1 < len(starts) else end), offset=max(0, offset))
+        for n, ((offset, _, _), at) in enumerate(zip(spoken.words, starts, strict=True))
+    ]
+    return align(sentence, heard, start, end)
 
 
 def _sections(script: Script) -> list[tuple[int, list[str]]]:
@@ -147,17 +147,6 @@ async def narrate(
     )
 
 
-def _placed(text: str, heard: list[tuple[str, float, float]]) -> tuple[Word, ...]:
-    """Words the service reported, placed in the cue's text (offsets found in reading order)."""
-    words, cursor = [], 0
-    for word, start, duration in heard:
-        found = text.find(word, cursor)
-        offset = found if found >= 0 else cursor
-        cursor = offset + len(word) if found >= 0 else cursor
-        words.append(Word(text=word, start=round(start, 3), end=round(start + duration, 3), offset=offset))
-    return tuple(words)
-
-
 async def narrate_ssml(
     script: Script,
     voice: VoicePreset,
@@ -203,9 +192,8 @@ async def narrate_ssml(
     for index, (section, text) in enumerate(order):
         start = starts.get(index, cues[-1].end if cues else 0.0)
         following = starts.get(index + 1, duration)
-        words = [w for w in heard if start - 0.001 <= w[1] < following]
-        end = max((s + d for _, s, d in words), default=following)
-        spoken = ssml.spoken_text(text, preset)
+        words = [Heard(s, s + d, text=w) for w, s, d in heard if start - 0.001 <= s < following]
+        end = max((w.end for w in words), default=following)
         cues.append(
             Cue(
                 index=index,
@@ -213,7 +201,7 @@ async def narrate_ssml(
                 text=text,
                 start=round(start, 3),
                 end=round(min(max(end, start), duration), 3),
-                words=_placed(spoken, words),
+                words=align(text, words, start, end, skip=ssml.directions(text, preset)),
             )
         )
     return Cues(

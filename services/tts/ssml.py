@@ -73,10 +73,10 @@ def _text(sentence: str, preset: SsmlPreset | None) -> str:
     return "".join(out).strip()
 
 
-def spoken_text(sentence: str, preset: SsmlPreset | None) -> str:
-    """What is actually said of a sentence (its stage directions removed), for word offsets."""
+def directions(sentence: str, preset: SsmlPreset | None) -> list[tuple[int, int]]:
+    """Where the sentence's stage directions are that the preset turns into pauses (not spoken)."""
     pauses = preset.pauses_ms if preset else {}
-    return _DIRECTION.sub(lambda m: "" if m.group(1).strip().lower() in pauses else m.group(0), sentence)
+    return [m.span() for m in _DIRECTION.finditer(sentence) if m.group(1).strip().lower() in pauses]
 
 
 def bookmark(index: int) -> str:

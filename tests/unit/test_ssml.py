@@ -97,11 +97,11 @@ async def test_cues_come_from_bookmarks_and_word_boundaries_across_chunks(tmp_pa
         assert audio.getframerate() == 24_000
         assert cues.duration == pytest.approx(audio.getnframes() / 24_000)
     assert [c.text for c in cues.cues] == [s for _, s in script.narration()]
-    spoken = [w.text for c in cues.cues for w in c.words]
-    said = "Hearts Octopuses have three hearts Two pump blood to the gills " + (
-        "The third pumps it to the body and rests"
+    shown = [w.text for c in cues.cues for w in c.words]  # the script's words, as written
+    written = "Hearts. Octopuses have three hearts. Two pump blood to the gills. " + (
+        "The third pumps it to the body and rests."
     )
-    assert spoken == said.split()
+    assert shown == written.split()
     for cue in cues.cues:  # each cue spans its own words, in order, inside the audio
         assert cue.words[0].start == pytest.approx(cue.start, abs=0.002)
         assert cue.end == pytest.approx(cue.words[-1].end, abs=0.002) and cue.end <= cues.duration
