@@ -17,6 +17,7 @@ from tests.browser.conftest import screenshot
 from tests.browser.test_board_ui import card
 from tests.conftest import BRIEF, wait_for_state
 from tests.integration.test_rerecord import CountingSpeech
+from tests.subtitle_text import subtitle_text
 from vfo.stack import Serve, Stack, service_entry
 
 EDITED = "A purple lighthouse blinked twice over the harbour."
@@ -121,7 +122,7 @@ async def test_edit_diff_restore_re_record_approve_and_the_video_says_the_edits(
     cues = (await client.get(f"/api/v1/jobs/{job['id']}/artifacts/cues.json")).json()
     assert cues["cues"][1]["text"] == EDITED
     captions = (await client.get(f"/api/v1/jobs/{job['id']}/artifacts/subtitles.vtt")).text
-    assert EDITED in captions and REWRITTEN in captions
+    assert EDITED in subtitle_text(captions) and REWRITTEN in subtitle_text(captions)
     outline = (await client.get(f"/api/v1/jobs/{job['id']}/artifacts/outline.json")).json()
     assert outline["scenes"] == [3]
     video = (await client.get(f"/api/v1/jobs/{job['id']}")).json()

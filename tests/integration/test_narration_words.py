@@ -15,6 +15,7 @@ from shared.cues import Cues
 from shared.said import Said
 from shared.script import Script, Section
 from shared.subtitles import MAX_LINE, MAX_S, MIN_S
+from tests.subtitle_text import subtitle_text
 
 VOICE = VoicePreset(slug="en-US", voice="en-us")
 YEAR = "In 1995, a well-known team counted 12,000 nests along the coast, about 45% of them empty."
@@ -91,7 +92,7 @@ async def test_subtitles_of_a_long_narration_are_readable_and_keep_every_word(tm
     assert all(a[1] <= b[0] for a, b in pairwise(shown))
     # and no word is lost or repeated: the blocks read in order are the narration
     narration = " ".join(c.text for c in cues.cues)
-    assert " ".join(line for _, _, lines in shown for line in lines) == narration
+    assert " ".join(line for _, _, lines in shown for line in lines) == narration == subtitle_text(vtt)
     # and the WebVTT file holds the same blocks
     same = [block.split("\n")[1:] for block in srt.strip().split("\n\n")]
     assert vtt.strip() == "WEBVTT\n\n" + "\n\n".join(
