@@ -18,6 +18,8 @@ class Probe:
     audio_codec: str
     audio_s: float
     frames: int
+    audio_channels: int
+    audio_rate: int
 
 
 def probe(path: Path) -> Probe:
@@ -35,6 +37,8 @@ def probe(path: Path) -> Probe:
             audio_codec=audio.codec_context.name,
             audio_s=float(audio.duration * audio.time_base),
             frames=frames,
+            audio_channels=audio.codec_context.channels,
+            audio_rate=audio.codec_context.sample_rate,
         )
 
 
@@ -67,3 +71,34 @@ def loudness(path: Path) -> float:
     found = re.search(r"I:\s+(-?[0-9.]+) LUFS", summary)
     assert found, result.stderr[-500:]
     return float(found.group(1))
+
+
+def loudness_and_true_peak(path: Path) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP, EBU R128: the peak between the samples too) of
+    a file's audio, as FFmpeg's loudnorm filter measures them (to 0.01; ebur128 prints 0.1)."""
+    import json
+    import subprocess
+
+    import imageio_ffmpeg
+
+    result = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-vn",
+            "-af",
+            "loudnorm=print_format=json",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = result.stderr[result.stderr.rindex("{") :]
+    measured = json.loads(report[: report.index("}") + 1])
+    return float(measured["input_i"]), float(measured["input_tp"])
