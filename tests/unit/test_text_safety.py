@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import wave
 from pathlib import Path
 
 from PIL import ImageChops
@@ -22,8 +23,14 @@ def test_the_hostile_title_is_painted_and_changes_the_picture():
 
 def test_ffmpeg_commands_contain_only_paths_and_options(tmp_path: Path):
     ffmpeg = FFmpeg("ffmpeg")
+    narration = tmp_path / "n.wav"
+    with wave.open(str(narration), "wb") as out:  # the audio chain reads the narration's rate
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(22050)
+        out.writeframes(b"\0\0" * 2205)
     args = ffmpeg.still_args((1920, 1080), 30, 30, tmp_path / "1.h264", 20, "veryfast")
-    args += ffmpeg.audio_args(tmp_path / "n.wav", tmp_path / "a.m4a", "160k", 3.5)
+    args += ffmpeg.audio_args(narration, tmp_path / "a.m4a", "160k", 3.5)
     args += ffmpeg.mux_args(tmp_path / "v.h264", tmp_path / "a.m4a", 30, tmp_path / "o.mp4")
     assert not any(token in " ".join(args) for token in ("drawtext", "subtitles=", "textfile"))
 
