@@ -42,34 +42,24 @@ def probe(path: Path) -> Probe:
         )
 
 
-def loudness(path: Path) -> float:
-    """Integrated loudness (LUFS, EBU R128) of a file's audio, measured by FFmpeg's ebur128 filter."""
-    import re
+def _audio_filter_log(path: Path, audio_filter: str) -> str:
+    """What FFmpeg prints (stderr) when it runs a file's audio through `audio_filter` to nowhere."""
     import subprocess
 
     import imageio_ffmpeg
 
-    result = subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(path),
-            "-vn",
-            "-af",
-            "ebur128=framelog=quiet",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    summary = result.stderr.rsplit("Summary:", 1)[-1]
-    found = re.search(r"I:\s+(-?[0-9.]+) LUFS", summary)
-    assert found, result.stderr[-500:]
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-vn"]
+    command += ["-af", audio_filter, "-f", "null", "-"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stderr
+
+
+def loudness(path: Path) -> float:
+    """Integrated loudness (LUFS, EBU R128) of a file's audio, measured by FFmpeg's ebur128 filter."""
+    import re
+
+    log = _audio_filter_log(path, "ebur128=framelog=quiet")
+    found = re.search(r"I:\s+(-?[0-9.]+) LUFS", log.rsplit("Summary:", 1)[-1])
+    assert found, log[-500:]
     return float(found.group(1))
 
 
@@ -77,28 +67,8 @@ def loudness_and_true_peak(path: Path) -> tuple[float, float]:
     """Integrated loudness (LUFS) and true peak (dBTP, EBU R128: the peak between the samples too) of
     a file's audio, as FFmpeg's loudnorm filter measures them (to 0.01; ebur128 prints 0.1)."""
     import json
-    import subprocess
 
-    import imageio_ffmpeg
-
-    result = subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-hide_banner",
-            "-nostdin",
-            "-i",
-            str(path),
-            "-vn",
-            "-af",
-            "loudnorm=print_format=json",
-            "-f",
-            "null",
-            "-",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    report = result.stderr[result.stderr.rindex("{") :]
+    log = _audio_filter_log(path, "loudnorm=print_format=json")
+    report = log[log.rindex("{") :]
     measured = json.loads(report[: report.index("}") + 1])
     return float(measured["input_i"]), float(measured["input_tp"])
